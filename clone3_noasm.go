@@ -1,0 +1,20 @@
+//go:build linux && !amd64 && !arm64
+
+package spawn
+
+// The Clone3 trampoline exists for amd64 and arm64 only.
+
+func availableClone3() error {
+	return unsupported(nil, "Clone3 has no trampoline for this architecture (amd64 and arm64 only)")
+}
+
+func spawnClone3(pl *plan) (*Process, error) { return nil, availableClone3() }
+
+func nnpAtClone(attr *Attr) bool { return false }
+
+func lifecycleSupported(attr *Attr) error {
+	if attr.AutoReap || attr.AutoKill {
+		return availableClone3()
+	}
+	return nil
+}

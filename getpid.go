@@ -1,0 +1,99 @@
+//go:build linux
+
+package spawn
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// PidfdGetpid returns the pid of the process that pidfd refers to, as seen
+// in the caller's pid namespace, with glibc's errors: EBADF when pidfd is
+// negative or not a pidfd, ESRCH when the process has been reaped, EREMOTE
+// when it lives in a pid namespace the caller cannot see.
+//
+// It uses glibc's pidfd_getpid (glibc ≥ 2.39, looked up at run time in cgo
+// builds), else PIDFD_GET_INFO (Linux ≥ 6.13), else the Pid line of
+// /proc/self/fdinfo (Linux ≥ 5.3).
+func PidfdGetpid(pidfd int) (int, error) {
+	if pidfd < 0 {
+		return -1, os.NewSyscallError("pidfd_getpid", unix.EBADF)
+	}
+	if f := libcPidfdGetpid(); f != nil {
+		return f(pidfd)
+	}
+	if pid, err := getpidIoctl(pidfd); err == nil {
+		return pid, nil
+	}
+	// The ioctl fails alike for "reaped" and "in another pid namespace"
+	// (ESRCH), and for "not a pidfd" and "kernel < 6.13" (ENOTTY): fdinfo
+	// tells them apart.
+	return getpidFdinfo(pidfd)
+}
+
+func wrapGetpid(err error) error {
+	if err == nil {
+		return nil
+	}
+	return os.NewSyscallError("pidfd_getpid", err)
+}
+
+// getpidIoctl reads the pid through PIDFD_GET_INFO (Linux ≥ 6.13).
+func getpidIoctl(pidfd int) (int, error) {
+	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_PID}
+	if err := unix.IoctlPidfdInfo(pidfd, &info); err != nil {
+		return -1, err
+	}
+	if info.Pid == 0 {
+		return -1, unix.EREMOTE
+	}
+	return int(info.Pid), nil
+}
+
+// getpidFdinfo reads the Pid line of /proc/self/fdinfo/N: -1 once the
+// process is reaped, 0 outside the caller's pid namespace.
+func getpidFdinfo(pidfd int) (int, error) {
+	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(pidfd))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return -1, wrapGetpid(unix.EBADF)
+		}
+		return -1, err
+	}
+	var pid int
+	found := false
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		v, ok := bytes.CutPrefix(sc.Bytes(), []byte("Pid:"))
+		if !ok {
+			continue
+		}
+		pid, err = strconv.Atoi(string(bytes.TrimSpace(v)))
+		found = err == nil
+		break
+	}
+	switch {
+	case !found:
+		return -1, wrapGetpid(unix.EBADF) // not a pidfd
+	case pid == -1:
+		return -1, wrapGetpid(unix.ESRCH)
+	case pid == 0:
+		return -1, wrapGetpid(unix.EREMOTE)
+	}
+	return pid, nil
+}
+
+// libcGetpid is set by the cgo build to a lookup of glibc's pidfd_getpid.
+var libcGetpid func() func(int) (int, error)
+
+var libcPidfdGetpid = sync.OnceValue(func() func(int) (int, error) {
+	if libcGetpid == nil {
+		return nil
+	}
+	return libcGetpid()
+})

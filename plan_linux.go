@@ -1,0 +1,241 @@
+//go:build linux
+
+package spawn
+
+import (
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The child plan: Attr is validated and lowered once into an ordered list of
+// steps the child runs between its creation and exec. PidfdSpawn turns the
+// steps into posix_spawn attributes and file actions; Clone3 and ForkNP turn
+// them into raw system calls (see rawPlan) that the assembly trampoline or the
+// C shim execute one after the other.
+
+type opKind int32
+
+// Step kinds. The numbers are shared with shim.h (SPAWN_OP_*).
+const (
+	opSetsid     opKind = iota + 1 // setsid()
+	opSetpgid                      // setpgid(0, a)
+	opResetIDs                     // setresgid(-1, a, -1); setresuid(-1, b, -1)
+	opDup                          // dup3(a, b, 0); a == b: clear FD_CLOEXEC
+	opClose                        // close(a), EBADF ignored
+	opCloseFrom                    // close_range(a, ~0U, 0)
+	opChdir                        // chdir(plan.dir)
+	opRlimit                       // prlimit64(0, a, &{b, c}, NULL)
+	opPdeathsig                    // prctl(PR_SET_PDEATHSIG, a); getppid() == b
+	opNoNewPrivs                   // prctl(PR_SET_NO_NEW_PRIVS, 1)
+	opSigDefault                   // rt_sigaction(a, SIG_DFL)
+	opSigMask                      // rt_sigprocmask(SIG_SETMASK, plan.mask)
+	opExec                         // execve(path, argv, envp)
+)
+
+// op is one step; its layout is struct spawn_op in shim.h.
+type op struct {
+	kind opKind
+	a    int32
+	b    int64
+	c    int64
+}
+
+// opNames name the steps in errors (*os.PathError.Op).
+var opNames = [...]string{
+	opSetsid: "setsid", opSetpgid: "setpgid", opResetIDs: "setresuid", opDup: "dup3",
+	opClose: "close", opCloseFrom: "close_range", opChdir: "chdir", opRlimit: "prlimit64",
+	opPdeathsig: "prctl(PR_SET_PDEATHSIG)", opNoNewPrivs: "prctl(PR_SET_NO_NEW_PRIVS)",
+	opSigDefault: "rt_sigaction", opSigMask: "rt_sigprocmask", opExec: "execve",
+}
+
+// plan is an Attr lowered for one spawn.
+type plan struct {
+	path   string
+	search bool
+	argv   []string
+	env    []string
+	dir    string
+	ops    []op
+	mask   uint64 // SigMask as a kernel sigset
+	cgroup int    // cgroup directory fd, or -1
+	attr   *Attr
+
+	temps []int      // parent-side duplicates, closed after the spawn
+	keep  []*os.File // Files, kept open until the spawn is over
+}
+
+func sigbit(s syscall.Signal) uint64 { return 1 << (uint(s) - 1) }
+
+// buildPlan lowers attr. It resolves Files to descriptors (a closed *os.File is
+// EBADF, before any child exists) and, where a source descriptor would be
+// overwritten by an earlier target, duplicates it in the parent above every
+// target. The caller must call done.
+func buildPlan(path string, argv []string, attr *Attr, search bool) (*plan, error) {
+	pl := &plan{path: path, search: search, argv: argv, env: attr.Env, dir: attr.Dir, cgroup: -1, attr: attr}
+	if pl.env == nil {
+		pl.env = os.Environ()
+	}
+	if attr.Cgroup != nil {
+		pl.cgroup = attr.Cgroup.Fd()
+		if pl.cgroup < 0 {
+			return nil, syscall.EBADF
+		}
+		pl.keep = append(pl.keep, attr.Cgroup.f)
+	}
+	n := 6 + len(attr.Files) + len(attr.Rlimits) + len(attr.SigDefault)
+	pl.ops = make([]op, 0, n)
+	if attr.Setsid {
+		pl.ops = append(pl.ops, op{kind: opSetsid})
+	}
+	if attr.Setpgid {
+		pl.ops = append(pl.ops, op{kind: opSetpgid, a: int32(attr.Pgid)})
+	}
+	if attr.ResetIDs {
+		pl.ops = append(pl.ops, op{kind: opResetIDs, a: int32(os.Getgid()), b: int64(os.Getuid())})
+	}
+	first := 3
+	if attr.Files != nil {
+		first = len(attr.Files)
+		if err := pl.layFiles(attr.Files); err != nil {
+			pl.done()
+			return nil, err
+		}
+	}
+	if !attr.InheritFDs {
+		pl.ops = append(pl.ops, op{kind: opCloseFrom, a: int32(first)})
+	}
+	if attr.Dir != "" {
+		pl.ops = append(pl.ops, op{kind: opChdir})
+	}
+	for _, rl := range attr.Rlimits {
+		pl.ops = append(pl.ops, op{kind: opRlimit, a: int32(rl.Resource), b: int64(rl.Cur), c: int64(rl.Max)})
+	}
+	if attr.Pdeathsig != 0 {
+		pl.ops = append(pl.ops, op{kind: opPdeathsig, a: int32(attr.Pdeathsig), b: int64(os.Getpid())})
+	}
+	if attr.NoNewPrivs && !nnpAtClone(attr) {
+		pl.ops = append(pl.ops, op{kind: opNoNewPrivs})
+	}
+	for _, s := range attr.SigDefault {
+		pl.ops = append(pl.ops, op{kind: opSigDefault, a: int32(s)})
+	}
+	for _, s := range attr.SigMask {
+		pl.mask |= sigbit(s)
+	}
+	pl.ops = append(pl.ops, op{kind: opSigMask}, op{kind: opExec})
+	return pl, nil
+}
+
+// layFiles adds the steps that put Files[i] on descriptor i. Targets are
+// written in order 0, 1, …; a source j < i would already have been
+// overwritten by target j when Files[i] is placed, so such sources are first
+// duplicated in the parent to a descriptor above every target.
+func (pl *plan) layFiles(files []*os.File) error {
+	for i, f := range files {
+		if f == nil {
+			pl.ops = append(pl.ops, op{kind: opClose, a: int32(i)})
+			continue
+		}
+		src, err := fileFd(f)
+		if err != nil {
+			return err
+		}
+		pl.keep = append(pl.keep, f)
+		if src < i {
+			tmp, err := unix.FcntlInt(uintptr(src), unix.F_DUPFD_CLOEXEC, len(files))
+			if err != nil {
+				return os.NewSyscallError("fcntl", err)
+			}
+			pl.temps = append(pl.temps, tmp)
+			src = tmp
+		}
+		pl.ops = append(pl.ops, op{kind: opDup, a: int32(src), b: int64(i)})
+	}
+	return nil
+}
+
+// fileFd returns f's descriptor without switching it to blocking mode (as
+// f.Fd would). A closed file is EBADF.
+func fileFd(f *os.File) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1, syscall.EBADF
+	}
+	fd := -1
+	if rc.Control(func(u uintptr) { fd = int(u) }) != nil {
+		return -1, syscall.EBADF
+	}
+	return fd, nil
+}
+
+// done releases what the plan holds in the parent.
+func (pl *plan) done() {
+	for _, fd := range pl.temps {
+		unix.Close(fd)
+	}
+	pl.temps = nil
+	runtime.KeepAlive(pl.keep)
+}
+
+// stepErr turns a failed step into the error Spawn returns.
+func (pl *plan) stepErr(k opKind, errno syscall.Errno) error {
+	name := "spawn"
+	if int(k) > 0 && int(k) < len(opNames) {
+		name = opNames[k]
+	}
+	switch k {
+	case opExec:
+		return &os.PathError{Op: name, Path: pl.path, Err: errno}
+	case opChdir:
+		return &os.PathError{Op: name, Path: pl.dir, Err: errno}
+	}
+	return &os.PathError{Op: name, Path: pl.path, Err: errno}
+}
+
+// cstrings holds C strings and NULL-terminated pointer arrays in two
+// allocations. The pointers are uintptrs into arena, which the Go collector
+// never moves; the owner keeps the cstrings alive until the child has
+// executed (or, for a fork, until the fork returned).
+type cstrings struct {
+	arena []byte
+	ptrs  []uintptr
+}
+
+// marshal lays out path, dir, argv and env as C data:
+// ptrs = argv..., NULL, env..., NULL.
+func marshal(path, dir string, argv, env []string) (cs cstrings, pathp, dirp, argvp, envp uintptr) {
+	size := len(path) + 1 + len(dir) + 1
+	for _, s := range argv {
+		size += len(s) + 1
+	}
+	for _, s := range env {
+		size += len(s) + 1
+	}
+	cs.arena = make([]byte, 0, size)
+	cs.ptrs = make([]uintptr, 0, len(argv)+len(env)+2)
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(cs.arena)))
+	put := func(s string) uintptr {
+		off := len(cs.arena)
+		cs.arena = append(cs.arena, s...)
+		cs.arena = append(cs.arena, 0)
+		return base + uintptr(off)
+	}
+	pathp = put(path)
+	dirp = put(dir)
+	for _, s := range argv {
+		cs.ptrs = append(cs.ptrs, put(s))
+	}
+	cs.ptrs = append(cs.ptrs, 0)
+	for _, s := range env {
+		cs.ptrs = append(cs.ptrs, put(s))
+	}
+	cs.ptrs = append(cs.ptrs, 0)
+	ptrBase := uintptr(unsafe.Pointer(unsafe.SliceData(cs.ptrs)))
+	argvp = ptrBase
+	envp = ptrBase + uintptr(len(argv)+1)*unsafe.Sizeof(uintptr(0))
+	return cs, pathp, dirp, argvp, envp
+}

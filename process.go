@@ -1,0 +1,197 @@
+package spawn
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrReleased is returned by the methods of a [Process] whose pidfd has been
+// closed by [Process.Release]: the handle no longer names any process.
+var ErrReleased = errors.New("spawn: process already released")
+
+// ErrWaited is returned by a second [Process.Wait] after one has succeeded.
+var ErrWaited = errors.New("spawn: Wait was already called")
+
+// Process is a handle on a process through its pidfd (Linux ≥ 5.3). The
+// pidfd names exactly one process for its whole life: signals and waits never
+// reach another process that later reuses the pid.
+//
+// A Process from [Spawn] owns its child: call [Process.Wait] to reap it (or
+// create it with Attr.AutoReap) and [Process.Release] when the handle is no
+// longer needed. The pidfd is close-on-exec and registered with the Go
+// runtime's poller, so waiting holds no OS thread.
+type Process struct {
+	pid     int
+	fd      int // the pidfd while open; see Fd
+	backend Backend
+	flags   procFlags
+	h       pidfdHandle // platform part: the pollable descriptor
+
+	waitMu sync.Mutex // one Wait at a time
+	state  *State     // set once reaped, under waitMu
+}
+
+type procFlags uint8
+
+const (
+	procChild    procFlags = 1 << iota // our child: Wait reaps it
+	procAutoReap                       // CLONE_AUTOREAP: status from PIDFD_GET_INFO
+	procWall                           // exit signal is not SIGCHLD: wait with __WALL
+	procAutoKill                       // closing the pidfd kills the child
+)
+
+// Pid returns the process ID the pidfd was opened for.
+func (p *Process) Pid() int { return p.pid }
+
+// Fd returns the pidfd, or -1 once the handle has been released. The
+// descriptor stays owned by p: do not close it. A descriptor duplicated from
+// it refers to the same process (and, with Attr.AutoKill, keeps the child
+// alive while it is open).
+func (p *Process) Fd() int {
+	if p.h.closed() {
+		return -1
+	}
+	return p.fd
+}
+
+// Backend returns the backend that created the child, or Auto for a handle
+// from [OpenProcess] or [FromPidfd].
+func (p *Process) Backend() Backend { return p.backend }
+
+// Signal sends sig through the pidfd (pidfd_send_signal, Linux ≥ 5.1). Once
+// the process has exited it returns os.ErrProcessDone; after Release,
+// ErrReleased. Signal 0 checks that the process is alive.
+func (p *Process) Signal(sig syscall.Signal) error { return p.signal(sig) }
+
+// Kill sends SIGKILL. Killing a process that has already exited returns
+// os.ErrProcessDone, like Signal; it is harmless.
+func (p *Process) Kill() error { return p.signal(syscall.SIGKILL) }
+
+// Wait waits for the process to exit and, for a child of this process, reaps
+// it (waitid(P_PIDFD), Linux ≥ 5.4) and returns its status with resource
+// usage. It parks the calling goroutine in the runtime poller; no OS thread
+// is held. A second Wait after a successful one returns ErrWaited. For a
+// process that is not our child (OpenProcess), Wait returns when it exits,
+// with the status when the kernel reports it (PIDFD_INFO_EXIT, Linux ≥ 6.15)
+// and an exit code of -1 otherwise.
+func (p *Process) Wait() (*State, error) { return p.wait(nil) }
+
+// WaitContext is Wait that gives up when ctx is done: it then returns
+// ctx.Err() and leaves the process running and unreaped, so a later Wait may
+// still reap it.
+func (p *Process) WaitContext(ctx context.Context) (*State, error) { return p.wait(ctx) }
+
+// Release closes the pidfd without waiting. A child that was never waited
+// for stays a zombie until this process exits, unless it was created with
+// Attr.AutoReap; with Attr.AutoKill, closing the pidfd kills it. Release
+// twice returns ErrReleased.
+func (p *Process) Release() error { return p.h.close() }
+
+// Getfd returns a duplicate of the process's descriptor fd
+// (pidfd_getfd, Linux ≥ 5.6), close-on-exec, referring to the same open
+// file. It needs ptrace access to the process (PTRACE_MODE_ATTACH_REALCREDS).
+func (p *Process) Getfd(fd int) (*os.File, error) { return p.getfd(fd) }
+
+// Info returns what the kernel knows of the process (PIDFD_GET_INFO,
+// Linux ≥ 6.13; the exit status after exit, Linux ≥ 6.15).
+func (p *Process) Info() (*Info, error) { return p.info() }
+
+// Info is the kernel's description of a process (struct pidfd_info).
+type Info struct {
+	Mask                   uint64 // PIDFD_INFO_* bits the kernel filled
+	Pid, Tgid, Ppid        int
+	Ruid, Rgid, Euid, Egid uint32
+	CgroupID               uint64
+	Exited                 bool               // exit status known (PIDFD_INFO_EXIT)
+	Status                 syscall.WaitStatus // valid when Exited
+}
+
+// State describes a process that has exited, like os.ProcessState.
+type State struct {
+	pid    int
+	status syscall.WaitStatus
+	rusage *syscall.Rusage
+}
+
+// Pid returns the process ID of the exited process.
+func (s *State) Pid() int { return s.pid }
+
+// Exited reports whether the process exited by itself (not by a signal).
+func (s *State) Exited() bool { return s.status.Exited() }
+
+// ExitCode returns the exit code, or -1 if the process was killed by a
+// signal or its status is unknown.
+func (s *State) ExitCode() int {
+	if s == nil || !s.status.Exited() {
+		return -1
+	}
+	return s.status.ExitStatus()
+}
+
+// Success reports whether the process exited with status 0.
+func (s *State) Success() bool { return s.status.Exited() && s.status.ExitStatus() == 0 }
+
+// Signal returns the signal that killed the process, or 0.
+func (s *State) Signal() syscall.Signal {
+	if !s.status.Signaled() {
+		return 0
+	}
+	return s.status.Signal()
+}
+
+// CoreDumped reports whether the process dumped core.
+func (s *State) CoreDumped() bool { return s.status.CoreDump() }
+
+// Sys returns the raw wait status.
+func (s *State) Sys() syscall.WaitStatus { return s.status }
+
+// SysUsage returns the process's resource usage, or nil where the kernel
+// gave none (autoreaped children, processes that are not our children).
+func (s *State) SysUsage() *syscall.Rusage { return s.rusage }
+
+// UserTime returns the user CPU time of the process and its waited-for
+// children; 0 without SysUsage.
+func (s *State) UserTime() time.Duration {
+	if s.rusage == nil {
+		return 0
+	}
+	return time.Duration(s.rusage.Utime.Nano())
+}
+
+// SystemTime returns the system CPU time of the process and its waited-for
+// children; 0 without SysUsage.
+func (s *State) SystemTime() time.Duration {
+	if s.rusage == nil {
+		return 0
+	}
+	return time.Duration(s.rusage.Stime.Nano())
+}
+
+// String returns the status in os.ProcessState's words: "exit status 1",
+// "signal: killed", "signal: aborted (core dumped)".
+func (s *State) String() string {
+	if s == nil {
+		return "<nil>"
+	}
+	var out string
+	st := s.status
+	switch {
+	case st.Exited():
+		out = "exit status " + strconv.Itoa(st.ExitStatus())
+	case st.Signaled():
+		out = "signal: " + st.Signal().String()
+	case st.Stopped():
+		out = "stop signal: " + st.StopSignal().String()
+	case st.Continued():
+		out = "continued"
+	}
+	if st.CoreDump() {
+		out += " (core dumped)"
+	}
+	return out
+}

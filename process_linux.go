@@ -1,0 +1,339 @@
+// Pidfd operations. Kernel history:
+//
+//	v5.1: pidfd_send_signal
+//	v5.2: CLONE_PIDFD (clone)
+//	v5.3: pidfd_open, poll on a pidfd
+//	v5.4: waitid(P_PIDFD)
+//	v5.6: pidfd_getfd
+//	v5.10: PIDFD_NONBLOCK, waitid on a non-blocking pidfd returns EAGAIN
+//	v6.13: PIDFD_GET_INFO
+//	v6.15: PIDFD_INFO_EXIT (status of an exited, even reaped, process)
+
+package spawn
+
+import (
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// pidfdHandle is the pidfd as an *os.File in the runtime poller. Every use of
+// the descriptor goes through rc, which holds a reference on it for the length
+// of the call: after Release no call can reach a descriptor number that the
+// kernel has handed to another open.
+type pidfdHandle struct {
+	f        *os.File
+	rc       syscall.RawConn
+	released atomic.Bool
+}
+
+func (h *pidfdHandle) closed() bool { return h.released.Load() }
+
+func (h *pidfdHandle) close() error {
+	if !h.released.CompareAndSwap(false, true) {
+		return ErrReleased
+	}
+	return h.f.Close()
+}
+
+// newProcess takes ownership of pidfd and registers it with the poller.
+func newProcess(pidfd, pid int, b Backend, flags procFlags) *Process {
+	// O_NONBLOCK makes os.NewFile register the descriptor with the poller,
+	// and waitid(P_PIDFD, WNOHANG) return EAGAIN while the child runs.
+	unix.FcntlInt(uintptr(pidfd), unix.F_SETFL, unix.O_NONBLOCK)
+	p := &Process{pid: pid, fd: pidfd, backend: b, flags: flags}
+	p.h.f = os.NewFile(uintptr(pidfd), "pidfd")
+	p.h.rc, _ = p.h.f.SyscallConn() // cannot fail for a fresh *os.File
+	return p
+}
+
+// control runs fn on the pidfd while holding a reference on it.
+func (p *Process) control(fn func(fd int) error) error {
+	var err error
+	if cerr := p.h.rc.Control(func(fd uintptr) { err = fn(int(fd)) }); cerr != nil {
+		return ErrReleased
+	}
+	return err
+}
+
+// OpenProcess returns a handle on the running process pid (pidfd_open,
+// Linux ≥ 5.3). Wait on it reaps the process if it is a child of this one,
+// and otherwise waits for it to exit. Signals sent through the handle never
+// reach another process that later gets the same pid.
+func OpenProcess(pid int) (*Process, error) {
+	if pid <= 0 {
+		return nil, os.NewSyscallError("pidfd_open", syscall.EINVAL)
+	}
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err == unix.EINVAL { // before 5.10: no PIDFD_NONBLOCK
+		fd, err = unix.PidfdOpen(pid, 0)
+	}
+	if err != nil {
+		if err == unix.ENOSYS {
+			return nil, unsupported(err, "OpenProcess needs Linux 5.3 (pidfd_open)")
+		}
+		return nil, os.NewSyscallError("pidfd_open", err)
+	}
+	return newProcess(fd, pid, Auto, 0), nil
+}
+
+// FromPidfd adopts fd, which must be a pidfd, and takes ownership of it: the
+// Process closes it on Release. The pid is read from the descriptor
+// (PidfdGetpid); a descriptor that is not a pidfd is an EBADF error and is
+// left open.
+func FromPidfd(fd int) (*Process, error) {
+	pid, err := PidfdGetpid(fd)
+	if err != nil && !errors.Is(err, syscall.ESRCH) {
+		return nil, err
+	}
+	if err != nil {
+		pid = -1 // the process was reaped already; Wait reports it
+	}
+	return newProcess(fd, pid, Auto, 0), nil
+}
+
+func (p *Process) signal(sig syscall.Signal) error {
+	if p.h.closed() {
+		return ErrReleased
+	}
+	if p.waited() {
+		return os.ErrProcessDone
+	}
+	return p.control(func(fd int) error {
+		if exited(fd) {
+			return os.ErrProcessDone
+		}
+		err := unix.PidfdSendSignal(fd, sig, nil, 0)
+		switch err {
+		case nil:
+			return nil
+		case unix.ESRCH:
+			return os.ErrProcessDone
+		}
+		return os.NewSyscallError("pidfd_send_signal", err)
+	})
+}
+
+func (p *Process) waited() bool {
+	if !p.waitMu.TryLock() {
+		return false // a Wait is under way: the process has not been reaped
+	}
+	defer p.waitMu.Unlock()
+	return p.state != nil
+}
+
+// exited reports whether the pidfd is readable: the process has exited
+// (for a thread-group leader: the whole group has).
+func exited(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(pfd, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return n > 0 && pfd[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0
+	}
+}
+
+// pastDeadline is a read deadline that has already passed.
+var pastDeadline = time.Unix(1, 0)
+
+func (p *Process) wait(ctx context.Context) (*State, error) {
+	p.waitMu.Lock()
+	defer p.waitMu.Unlock()
+	if p.state != nil {
+		return nil, ErrWaited
+	}
+	if p.h.closed() {
+		return nil, ErrReleased
+	}
+	if ctx != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			p.h.f.SetReadDeadline(pastDeadline)
+			close(fired)
+		})
+		defer func() {
+			if !stop() {
+				<-fired
+				p.h.f.SetReadDeadline(time.Time{})
+			}
+		}()
+	}
+	var st *State
+	var werr error
+	err := p.h.rc.Read(func(fd uintptr) bool {
+		st, werr = p.reap(int(fd))
+		return st != nil || werr != nil
+	})
+	switch {
+	case err == nil && werr != nil:
+		return nil, werr
+	case err == nil:
+		p.state = st
+		return st, nil
+	case ctx != nil && ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, ctx.Err()
+	case p.h.closed():
+		return nil, ErrReleased
+	}
+	return nil, os.NewSyscallError("wait", err)
+}
+
+// sigchld is the part of siginfo_t that waitid fills for a child.
+type sigchld struct {
+	signo, errno, code, _ int32
+	pid                   int32
+	uid                   uint32
+	status                int32
+	_                     [100]byte
+}
+
+// reap collects the process's status if it has exited: (nil, nil) means not
+// yet.
+func (p *Process) reap(fd int) (*State, error) {
+	if p.flags&procAutoReap == 0 {
+		var si sigchld
+		var ru syscall.Rusage
+		opts := unix.WEXITED | unix.WNOHANG
+		if p.flags&procWall != 0 {
+			opts |= unix.WALL
+		}
+		err := unix.Waitid(unix.P_PIDFD, fd, (*unix.Siginfo)(unsafe.Pointer(&si)), opts, (*unix.Rusage)(unsafe.Pointer(&ru)))
+		switch {
+		case err == unix.EAGAIN || err == nil && si.pid == 0:
+			return nil, nil
+		case err == nil:
+			return &State{pid: int(si.pid), status: statusOf(si.code, si.status), rusage: &ru}, nil
+		case err != unix.ECHILD:
+			return nil, os.NewSyscallError("waitid", err)
+		}
+		// ECHILD: not our child, or reaped by the kernel (autoreap, SIGCHLD
+		// ignored). Its exit shows as a readable pidfd.
+	}
+	if !exited(fd) {
+		return nil, nil
+	}
+	return p.exitInfo(fd), nil
+}
+
+// exitInfo reads the status of an exited process that waitid cannot give.
+// Right after the pidfd turns readable the kernel may not have recorded the
+// exit yet (PIDFD_INFO_EXIT missing, or ESRCH): retry a bounded number of
+// times, then report an unknown status.
+func (p *Process) exitInfo(fd int) *State {
+	st := &State{pid: p.pid, status: unknownStatus}
+	for i := 0; i < 200; i++ {
+		info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_EXIT}
+		err := unix.IoctlPidfdInfo(fd, &info)
+		if err == nil && info.Mask&unix.PIDFD_INFO_EXIT != 0 {
+			st.status = syscall.WaitStatus(info.Exit_code)
+			return st
+		}
+		if err != nil && err != unix.ESRCH {
+			return st // no PIDFD_GET_INFO (< 6.13) or no EXIT (< 6.15)
+		}
+		if err == nil && info.Mask&unix.PIDFD_INFO_EXIT == 0 && info.Supported_mask != 0 &&
+			info.Supported_mask&unix.PIDFD_INFO_EXIT == 0 {
+			return st
+		}
+		if i < 20 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	return st
+}
+
+// unknownStatus is a wait status that is neither an exit nor a signal: the
+// process exited but the kernel gave no status.
+const unknownStatus = syscall.WaitStatus(0xffff)
+
+// statusOf turns waitid's si_code and si_status into a wait(2) status.
+func statusOf(code, status int32) syscall.WaitStatus {
+	switch code {
+	case cldExited:
+		return syscall.WaitStatus((status & 0xff) << 8)
+	case cldKilled:
+		return syscall.WaitStatus(status & 0x7f)
+	case cldDumped:
+		return syscall.WaitStatus(status&0x7f | 0x80)
+	}
+	return unknownStatus
+}
+
+func (p *Process) getfd(target int) (*os.File, error) {
+	var nfd int
+	err := p.control(func(fd int) error {
+		var err error
+		nfd, err = unix.PidfdGetfd(fd, target, 0)
+		switch err {
+		case nil:
+			return nil
+		case unix.ENOSYS:
+			return unsupported(err, "Getfd needs Linux 5.6 (pidfd_getfd)")
+		}
+		return os.NewSyscallError("pidfd_getfd", err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(nfd), "pidfd_getfd"), nil
+}
+
+func (p *Process) info() (*Info, error) {
+	var info unix.PidfdInfo
+	err := p.control(func(fd int) error {
+		info.Mask = unix.PIDFD_INFO_PID | unix.PIDFD_INFO_CREDS | unix.PIDFD_INFO_CGROUPID | unix.PIDFD_INFO_EXIT
+		return pidfdInfo(fd, &info)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &Info{
+		Mask:     info.Mask,
+		Pid:      int(info.Pid),
+		Tgid:     int(info.Tgid),
+		Ppid:     int(info.Ppid),
+		Ruid:     info.Ruid,
+		Rgid:     info.Rgid,
+		Euid:     info.Euid,
+		Egid:     info.Egid,
+		CgroupID: info.Cgroupid,
+	}
+	if info.Mask&unix.PIDFD_INFO_EXIT != 0 {
+		out.Exited = true
+		out.Status = syscall.WaitStatus(info.Exit_code)
+	}
+	return out, nil
+}
+
+// pidfdInfo is PIDFD_GET_INFO with its errors named.
+func pidfdInfo(fd int, info *unix.PidfdInfo) error {
+	err := unix.IoctlPidfdInfo(fd, info)
+	switch err {
+	case nil:
+		return nil
+	case unix.ENOTTY, unix.EINVAL:
+		return unsupported(err, "Info needs Linux 6.13 (PIDFD_GET_INFO)")
+	}
+	return os.NewSyscallError("ioctl(PIDFD_GET_INFO)", err)
+}
+
+// si_code values of SIGCHLD (asm-generic/siginfo.h).
+const (
+	cldExited = 1
+	cldKilled = 2
+	cldDumped = 3
+)

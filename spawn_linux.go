@@ -1,0 +1,148 @@
+//go:build linux
+
+package spawn
+
+import (
+	"os"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+func available(b Backend) error {
+	switch b {
+	case PidfdSpawn:
+		return availablePidfdSpawn()
+	case Clone3:
+		return availableClone3()
+	case ForkNP:
+		return availableForkNP()
+	}
+	return syscall.EINVAL
+}
+
+// clone3Only names the first Attr field that only the raw clone3 path can
+// carry (the Linux 7.1 lifecycle flags).
+func clone3Only(attr *Attr) string {
+	switch {
+	case attr.AutoKill:
+		return "AutoKill"
+	case attr.AutoReap:
+		return "AutoReap"
+	}
+	return ""
+}
+
+// noPosixSpawn names the first Attr field posix_spawn cannot express.
+func noPosixSpawn(attr *Attr) string {
+	if f := clone3Only(attr); f != "" {
+		return f
+	}
+	switch {
+	case len(attr.Rlimits) > 0:
+		return "Rlimits"
+	case attr.Pdeathsig != 0:
+		return "Pdeathsig"
+	case attr.NoNewPrivs:
+		return "NoNewPrivs"
+	}
+	return ""
+}
+
+// choose picks the backend for attr, or says why none can serve it.
+func choose(attr *Attr) (Backend, error) {
+	b := attr.Backend
+	switch b {
+	case Auto:
+		if noPosixSpawn(attr) == "" && availablePidfdSpawn() == nil {
+			b = PidfdSpawn
+		} else {
+			b = Clone3
+		}
+	case PidfdSpawn:
+		if f := noPosixSpawn(attr); f != "" {
+			return b, unsupported(nil, "Attr.%s cannot be expressed by pidfd_spawn; the Clone3 backend carries it", f)
+		}
+	case ForkNP:
+		if f := clone3Only(attr); f != "" {
+			return b, unsupported(nil, "Attr.%s needs the Clone3 backend (a clone3 flag of Linux 7.1)", f)
+		}
+	case Clone3:
+	default:
+		return b, syscall.EINVAL
+	}
+	if err := available(b); err != nil {
+		return b, err
+	}
+	if b == Clone3 {
+		if err := lifecycleSupported(attr); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+func spawn(path string, argv []string, attr *Attr, search bool) (*Process, error) {
+	b, err := choose(attr)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := buildPlan(path, argv, attr, search)
+	if err != nil {
+		op := "pidfd_spawn"
+		if search {
+			op = "pidfd_spawnp"
+		}
+		return nil, &os.PathError{Op: op, Path: path, Err: err}
+	}
+	defer pl.done()
+	if attr.InheritFDs {
+		// Descriptors that other goroutines are creating without
+		// O_CLOEXEC (under ForkLock.RLock) must not leak into the child
+		// halfway; with InheritFDs=false the child closes them all.
+		syscall.ForkLock.Lock()
+		defer syscall.ForkLock.Unlock()
+	}
+	switch b {
+	case PidfdSpawn:
+		return spawnPidfd(pl)
+	case ForkNP:
+		return spawnForkNP(pl, nil)
+	}
+	return spawnClone3(pl)
+}
+
+// lookPath finds file in the caller's PATH as execvp does: the first
+// candidate that is an executable regular file; EACCES if only
+// non-executable candidates exist, ENOENT if none.
+func lookPath(file string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, nil
+	}
+	path, ok := os.LookupEnv("PATH")
+	if !ok {
+		path = "/bin:/usr/bin"
+	}
+	var err error = syscall.ENOENT
+	for _, dir := range strings.Split(path, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		cand := dir + "/" + file
+		var st unix.Stat_t
+		if unix.Stat(cand, &st) != nil {
+			continue
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			err = syscall.EACCES
+			continue
+		}
+		if unix.Faccessat(unix.AT_FDCWD, cand, unix.X_OK, unix.AT_EACCESS) != nil {
+			err = syscall.EACCES
+			continue
+		}
+		return cand, nil
+	}
+	return "", err
+}
