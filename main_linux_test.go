@@ -1,0 +1,162 @@
+//go:build linux
+
+package spawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Helper programs: the test binary re-executed with SPAWN_HELPER=name runs
+// helpers[name](args) instead of the tests and exits with its result. Test
+// files register theirs in init with registerHelper.
+var (
+	helpersMu sync.Mutex
+	helpers   = map[string]func(args []string) int{}
+)
+
+func registerHelper(name string, fn func(args []string) int) {
+	helpersMu.Lock()
+	defer helpersMu.Unlock()
+	if _, dup := helpers[name]; dup {
+		panic("spawn test: helper registered twice: " + name)
+	}
+	helpers[name] = fn
+}
+
+// testExe is the test binary, for re-execution as a helper.
+var testExe = func() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return os.Args[0]
+	}
+	return exe
+}()
+
+// helperArgv returns the path, argv and environment that run helper name.
+func helperArgv(name string, args ...string) (string, []string, []string) {
+	env := append(os.Environ(), "SPAWN_HELPER="+name)
+	return testExe, append([]string{"spawn-helper"}, args...), env
+}
+
+// helperAttr returns an Attr whose Env runs helper name; extra Env entries
+// are appended.
+func helperAttr(b Backend, name string) *Attr {
+	_, _, env := helperArgv(name)
+	return &Attr{Backend: b, Env: env}
+}
+
+func init() {
+	registerHelper("exit", func(args []string) int {
+		n, _ := strconv.Atoi(args[0])
+		return n
+	})
+	registerHelper("sleep", func(args []string) int {
+		d, _ := time.ParseDuration(args[0])
+		time.Sleep(d)
+		return 0
+	})
+	registerHelper("kill-self", func(args []string) int {
+		n, _ := strconv.Atoi(args[0])
+		unix.Kill(os.Getpid(), unix.Signal(n))
+		time.Sleep(10 * time.Second)
+		return 1
+	})
+}
+
+func TestMain(m *testing.M) {
+	if name := os.Getenv("SPAWN_HELPER"); name != "" {
+		fn := helpers[name]
+		if fn == nil {
+			fmt.Fprintf(os.Stderr, "spawn test: no helper %q\n", name)
+			os.Exit(200)
+		}
+		os.Exit(fn(os.Args[1:]))
+	}
+	if os.Getpid() == 1 {
+		os.Exit(runGuest(m))
+	}
+	warmPoller()
+	before := openFds()
+	code := m.Run()
+	if code == 0 {
+		if err := checkLeaks(before); err != nil {
+			fmt.Fprintln(os.Stderr, "leak guard:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// warmPoller makes the runtime create its poller descriptors (epoll, the
+// wake-up eventfd) before the baseline is taken.
+func warmPoller() {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return
+	}
+	r.SetReadDeadline(time.Now())
+	r.Read(make([]byte, 1))
+	r.Close()
+	w.Close()
+}
+
+// openFds lists the descriptors of this process with what they point to.
+func openFds() map[int]string {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil
+	}
+	fds := map[int]string{}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		fds[fd] = target
+	}
+	return fds
+}
+
+// checkLeaks reports descriptors opened since before (the ReadDir's own
+// descriptor aside) and any child not yet reaped. Children may take a moment
+// to be reaped by tests that kill and release, so the check retries briefly.
+func checkLeaks(before map[int]string) error {
+	var errs []error
+	for try := 0; ; try++ {
+		errs = errs[:0]
+		after := openFds()
+		var leaked []string
+		for fd, target := range after {
+			if _, ok := before[fd]; !ok && !strings.HasPrefix(target, "/proc/") {
+				leaked = append(leaked, fmt.Sprintf("%d -> %s", fd, target))
+			}
+		}
+		sort.Strings(leaked)
+		if len(leaked) > 0 {
+			errs = append(errs, fmt.Errorf("descriptors left open: %s", strings.Join(leaked, ", ")))
+		}
+		var si unix.Siginfo
+		err := unix.Waitid(unix.P_ALL, 0, &si, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
+		if err == nil { // ECHILD would mean no child at all
+			errs = append(errs, errors.New("a child process is left unreaped or still running"))
+		} else if err != unix.ECHILD {
+			errs = append(errs, fmt.Errorf("waitid(P_ALL): %v", err))
+		}
+		if len(errs) == 0 || try == 50 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return errors.Join(errs...)
+}
