@@ -27,12 +27,15 @@ func PidfdGetpid(pidfd int) (int, error) {
 	if f := libcPidfdGetpid(); f != nil {
 		return f(pidfd)
 	}
-	if pid, err := getpidIoctl(pidfd); err == nil {
+	pid, err := getpidIoctl(pidfd)
+	switch err {
+	case nil:
 		return pid, nil
+	case unix.EREMOTE, unix.EBADF:
+		return -1, wrapGetpid(err)
 	}
-	// The ioctl fails alike for "reaped" and "in another pid namespace"
-	// (ESRCH), and for "not a pidfd" and "kernel < 6.13" (ENOTTY): fdinfo
-	// tells them apart.
+	// ENOTTY/EINVAL: not a pidfd, or a kernel before 6.13; ESRCH: reaped,
+	// or (some kernels) in another pid namespace. fdinfo tells them apart.
 	return getpidFdinfo(pidfd)
 }
 

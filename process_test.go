@@ -1,0 +1,513 @@
+//go:build linux
+
+package spawn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+	"golang.org/x/sys/unix"
+)
+
+// backends returns the backends that can create children here, each with a
+// test name. Behaviour tests run over all of them.
+func backends(t *testing.T) []Backend {
+	var bs []Backend
+	for _, b := range []Backend{PidfdSpawn, Clone3, ForkNP} {
+		if err := Available(b); err != nil {
+			t.Logf("backend %v not available: %v", b, err)
+			continue
+		}
+		bs = append(bs, b)
+	}
+	if len(bs) == 0 {
+		t.Fatal("no backend is available")
+	}
+	return bs
+}
+
+// forEachBackend runs fn as a subtest per available backend.
+func forEachBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
+	for _, b := range backends(t) {
+		t.Run(b.String(), func(t *testing.T) { fn(t, b) })
+	}
+}
+
+// spawnHelper starts helper name with args on backend b.
+func spawnHelper(t *testing.T, b Backend, name string, args ...string) *Process {
+	t.Helper()
+	path, argv, env := helperArgv(name, args...)
+	p, err := Spawn(path, argv, &Attr{Backend: b, Env: env})
+	if err != nil {
+		t.Fatalf("spawn helper %s: %v", name, err)
+	}
+	return p
+}
+
+// mustWait waits for p and releases it.
+func mustWait(t *testing.T, p *Process) *State {
+	t.Helper()
+	st, err := p.Wait()
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	p.Release()
+	return st
+}
+
+// osState runs the same helper through os/exec for comparison.
+func osState(t *testing.T, name string, args ...string) *os.ProcessState {
+	path, argv, env := helperArgv(name, args...)
+	cmd := exec.Command(path, argv[1:]...)
+	cmd.Args[0] = argv[0]
+	cmd.Env = env
+	cmd.Run()
+	return cmd.ProcessState
+}
+
+func TestStateMatchesOS(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		cases := []struct {
+			helper string
+			arg    string
+		}{{"exit", "0"}, {"exit", "3"}, {"exit", "255"}, {"kill-self", "9"}, {"kill-self", "15"}}
+		for _, c := range cases {
+			st := mustWait(t, spawnHelper(t, b, c.helper, c.arg))
+			want := osState(t, c.helper, c.arg)
+			is.Equal(st.String(), want.String())     // String as os.ProcessState's
+			is.Equal(st.ExitCode(), want.ExitCode()) // exit code as os's (-1 for a signal)
+			is.Equal(st.Exited(), want.Exited())     // Exited as os's
+			is.Equal(st.Success(), want.Success())   // Success as os's
+			ws := want.Sys().(syscall.WaitStatus)
+			is.Equal(st.Signal(), map[bool]syscall.Signal{true: ws.Signal(), false: 0}[ws.Signaled()]) // the killing signal
+			is.True(st.SysUsage() != nil)                                                              // a reaped child has rusage
+			is.True(st.Pid() > 0)                                                                      // the pid is reported
+		}
+	})
+}
+
+func TestSignalAfterReap(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		p := spawnHelper(t, b, "exit", "0")
+		defer p.Release()
+		_, err := p.Wait()
+		is.NoErr(err)                                                    // the child exits 0
+		is.True(errors.Is(p.Signal(syscall.SIGTERM), os.ErrProcessDone)) // signal after reap
+		is.True(errors.Is(p.Kill(), os.ErrProcessDone))                  // kill after reap
+		_, err = p.Wait()
+		is.True(errors.Is(err, ErrWaited)) // a second Wait fails, does not hang
+	})
+}
+
+func TestKillTwice(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		p := spawnHelper(t, b, "sleep", "1m")
+		is.NoErr(p.Kill()) // first kill reaches the running child
+		err := p.Kill()
+		is.True(err == nil || errors.Is(err, os.ErrProcessDone)) // a second kill is harmless
+		st := mustWait(t, p)
+		is.Equal(st.Signal(), syscall.SIGKILL) // killed by SIGKILL
+	})
+}
+
+func TestSignalExitedUnreaped(t *testing.T) {
+	is := is.New(t)
+	p := spawnHelper(t, Clone3, "exit", "0")
+	defer p.Release()
+	// Wait until the pidfd is readable without reaping.
+	for !exited(p.Fd()) {
+		time.Sleep(time.Millisecond)
+	}
+	is.True(errors.Is(p.Signal(syscall.SIGTERM), os.ErrProcessDone)) // exited, even unreaped, is done
+	st, err := p.Wait()
+	is.NoErr(err)         // the zombie is still reaped
+	is.True(st.Success()) // with its real status
+}
+
+func TestWaitContext(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		p := spawnHelper(t, b, "sleep", "1m")
+		defer func() { p.Kill(); p.Wait(); p.Release() }()
+
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := p.WaitContext(ctx)
+		is.True(errors.Is(err, context.Canceled)) // an expired context returns its error
+
+		ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		_, err = p.WaitContext(ctx)
+		is.True(errors.Is(err, context.DeadlineExceeded)) // a context that expires while waiting
+		is.NoErr(p.Signal(0))                             // the child is untouched and alive
+
+		is.NoErr(p.Kill())
+		st, err := p.Wait()
+		is.NoErr(err)                          // a later Wait still reaps
+		is.Equal(st.Signal(), syscall.SIGKILL) // with the status
+	})
+}
+
+func TestReleaseThenUse(t *testing.T) {
+	is := is.New(t)
+	p := spawnHelper(t, Clone3, "sleep", "1m")
+	pid := p.Pid()
+	fd := p.Fd()
+	is.NoErr(p.Release())
+	is.Equal(p.Fd(), -1) // released: no descriptor
+	// Another open may now get the same descriptor number: nothing may
+	// reach it through p.
+	f, err := os.Open("/dev/null")
+	is.NoErr(err)
+	defer f.Close()
+	is.True(errors.Is(p.Signal(syscall.SIGKILL), ErrReleased)) // Signal after Release
+	_, err = p.Wait()
+	is.True(errors.Is(err, ErrReleased)) // Wait after Release
+	_, err = p.Getfd(0)
+	is.True(errors.Is(err, ErrReleased)) // Getfd after Release
+	_, err = p.Info()
+	is.True(errors.Is(err, ErrReleased))         // Info after Release
+	is.True(errors.Is(p.Release(), ErrReleased)) // Release twice
+	_ = fd
+	// Clean up the child through a fresh handle.
+	q, err := OpenProcess(pid)
+	is.NoErr(err) // the child is still running
+	is.NoErr(q.Kill())
+	st, err := q.Wait()
+	is.NoErr(err)                          // OpenProcess of our own child reaps it
+	is.Equal(st.Signal(), syscall.SIGKILL) // killed
+	q.Release()
+}
+
+func TestPidfdCloexec(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		p := spawnHelper(t, b, "sleep", "1m")
+		defer func() { p.Kill(); mustWait(t, p) }()
+		flags, err := unix.FcntlInt(uintptr(p.Fd()), unix.F_GETFD, 0)
+		is.NoErr(err)                       // the pidfd is open
+		is.True(flags&unix.FD_CLOEXEC != 0) // and close-on-exec
+		pid, err := PidfdGetpid(p.Fd())
+		is.NoErr(err)          // it is a pidfd
+		is.Equal(pid, p.Pid()) // of the child
+	})
+}
+
+func init() {
+	// hold-fd: keep descriptor 3 open and wait to be killed.
+	registerHelper("hold-fd", func(args []string) int {
+		time.Sleep(time.Minute)
+		return 0
+	})
+}
+
+func TestGetfd(t *testing.T) {
+	is := is.New(t)
+	r, w, err := os.Pipe()
+	is.NoErr(err)
+	defer r.Close()
+	path, argv, env := helperArgv("hold-fd")
+	p, err := Spawn(path, argv, &Attr{Env: env, Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, w}})
+	is.NoErr(err) // the helper holds the pipe's write end on fd 3
+	w.Close()
+	defer func() { p.Kill(); mustWait(t, p) }()
+
+	f, err := p.Getfd(3)
+	if errors.Is(err, syscall.EPERM) {
+		t.Skipf("pidfd_getfd needs ptrace access to the child: %v", err)
+	}
+	is.NoErr(err) // fd 3 of the child
+	defer f.Close()
+	flags, err := unix.FcntlInt(f.Fd(), unix.F_GETFD, 0)
+	is.NoErr(err)
+	is.True(flags&unix.FD_CLOEXEC != 0) // the duplicate is close-on-exec
+	_, err = f.Write([]byte("x"))
+	is.NoErr(err) // it is the same open file: writes reach our read end
+	buf := make([]byte, 1)
+	_, err = r.Read(buf)
+	is.NoErr(err)
+	is.Equal(string(buf), "x") // through the pipe
+
+	_, err = p.Getfd(1000)
+	is.True(errors.Is(err, syscall.EBADF)) // an fd the child does not have
+}
+
+func TestInfoMatchesProc(t *testing.T) {
+	is := is.New(t)
+	p := spawnHelper(t, Clone3, "sleep", "1m")
+	defer func() { p.Kill(); mustWait(t, p) }()
+	info, err := p.Info()
+	if errors.Is(err, ErrNotSupported) {
+		t.Skipf("Info needs Linux 6.13: %v", err)
+	}
+	is.NoErr(err)                    // PIDFD_GET_INFO on a live child
+	is.Equal(info.Pid, p.Pid())      // pid as /proc says
+	is.Equal(info.Tgid, p.Pid())     // a single-threaded leader
+	is.Equal(info.Ppid, os.Getpid()) // we are the parent
+	is.Equal(info.Ruid, uint32(os.Getuid()))
+	is.Equal(info.Egid, uint32(os.Getegid()))
+	is.True(!info.Exited) // still running
+
+	// The cgroup id is the inode of the child's cgroup directory.
+	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", p.Pid()))
+	is.NoErr(err)
+	root, err := Cgroup2Root()
+	is.NoErr(err)
+	var rel string
+	for _, l := range strings.Split(string(cg), "\n") {
+		if s, ok := strings.CutPrefix(l, "0::"); ok {
+			rel = s
+		}
+	}
+	var st unix.Stat_t
+	is.NoErr(unix.Stat(filepath.Join(root, rel), &st))
+	is.Equal(info.CgroupID, st.Ino) // the cgroup id is the directory's inode
+
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	is.NoErr(err)
+	is.True(strings.Contains(string(status), fmt.Sprintf("PPid:\t%d\n", os.Getpid()))) // /proc agrees on the parent
+
+	is.NoErr(p.Kill())
+	for !exited(p.Fd()) {
+		time.Sleep(time.Millisecond)
+	}
+	info, err = p.Info()
+	if err == nil && info.Mask&unix.PIDFD_INFO_EXIT != 0 {
+		is.True(info.Exited)                            // the exit is known
+		is.Equal(info.Status.Signal(), syscall.SIGKILL) // and says how
+	}
+}
+
+func TestPidfdGetpid(t *testing.T) {
+	is := is.New(t)
+	p := spawnHelper(t, Clone3, "exit", "0")
+	fd := p.Fd()
+	pid, err := PidfdGetpid(fd)
+	is.NoErr(err)          // a live (or unreaped) child
+	is.Equal(pid, p.Pid()) // its pid
+	// Each fallback gives the same answer.
+	pid, err = getpidIoctl(fd)
+	if err == nil {
+		is.Equal(pid, p.Pid()) // PIDFD_GET_INFO path
+	}
+	pid, err = getpidFdinfo(fd)
+	is.NoErr(err)          // fdinfo path
+	is.Equal(pid, p.Pid()) // same pid
+
+	_, err = p.Wait()
+	is.NoErr(err)
+	_, err = PidfdGetpid(fd)
+	is.True(errors.Is(err, syscall.ESRCH)) // reaped
+	_, err = getpidFdinfo(fd)
+	is.True(errors.Is(err, syscall.ESRCH)) // reaped, fdinfo path
+	p.Release()
+
+	_, err = PidfdGetpid(-1)
+	is.True(errors.Is(err, syscall.EBADF)) // negative
+	_, err = PidfdGetpid(1)
+	is.True(errors.Is(err, syscall.EBADF)) // stdout is not a pidfd
+	_, err = getpidFdinfo(1)
+	is.True(errors.Is(err, syscall.EBADF)) // not a pidfd, fdinfo path
+}
+
+func init() {
+	// getpid-fd3: in a new pid namespace, check that descriptor 3 (a pidfd
+	// of a process outside it) gives EREMOTE, through the ioctl and, with a
+	// /proc of the new namespace mounted, through fdinfo.
+	registerHelper("getpid-fd3", func(args []string) int {
+		if _, err := PidfdGetpid(3); !errors.Is(err, syscall.EREMOTE) {
+			fmt.Fprintln(os.Stderr, "PidfdGetpid:", err)
+			return 1
+		}
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			fmt.Fprintln(os.Stderr, "unshare:", err)
+			return 2
+		}
+		unix.Mount("", "/", "", unix.MS_PRIVATE|unix.MS_REC, "")
+		if err := unix.Mount("proc", "/proc", "proc", 0, ""); err != nil {
+			fmt.Fprintln(os.Stderr, "mount proc:", err)
+			return 2
+		}
+		if _, err := getpidFdinfo(3); !errors.Is(err, syscall.EREMOTE) {
+			fmt.Fprintln(os.Stderr, "fdinfo:", err)
+			return 3
+		}
+		return 42
+	})
+}
+
+func TestPidfdGetpidOtherNamespace(t *testing.T) {
+	is := is.New(t)
+	if os.Getuid() != 0 {
+		t.Skip("a new pid namespace needs root (CAP_SYS_ADMIN)")
+	}
+	self, err := unix.PidfdOpen(os.Getpid(), 0)
+	is.NoErr(err)
+	f := os.NewFile(uintptr(self), "self-pidfd")
+	defer f.Close()
+	path, argv, env := helperArgv("getpid-fd3")
+	cmd := exec.Command(path, argv[1:]...)
+	cmd.Env = env
+	cmd.ExtraFiles = []*os.File{f}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	cmd.Stderr = os.Stderr
+	err = cmd.Run()
+	if err != nil && cmd.ProcessState == nil {
+		t.Skipf("cannot create a pid namespace here: %v", err)
+	}
+	is.Equal(cmd.ProcessState.ExitCode(), 42) // our pid is invisible in the child's namespace: EREMOTE, by ioctl and by fdinfo
+}
+
+func TestFromPidfd(t *testing.T) {
+	is := is.New(t)
+	p := spawnHelper(t, Clone3, "exit", "7")
+	dup, err := unix.FcntlInt(uintptr(p.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	is.NoErr(err)
+	q, err := FromPidfd(dup)
+	is.NoErr(err)              // a pidfd is adopted
+	is.Equal(q.Pid(), p.Pid()) // with the pid it refers to
+	st, err := q.Wait()
+	is.NoErr(err)              // and reaps through it
+	is.Equal(st.ExitCode(), 7) // the status
+	q.Release()
+	p.Release()
+
+	_, err = FromPidfd(1)
+	is.True(errors.Is(err, syscall.EBADF)) // stdout is not a pidfd
+}
+
+func TestOpenProcessNotChild(t *testing.T) {
+	is := is.New(t)
+	// A grandchild: the shell's child is not ours.
+	r, w, err := os.Pipe()
+	is.NoErr(err)
+	defer r.Close()
+	p, err := Spawn("/bin/sh", []string{"sh", "-c", "sleep 60 & echo $!"}, &Attr{Files: []*os.File{nil, w, os.Stderr}})
+	is.NoErr(err)
+	w.Close()
+	buf := make([]byte, 32)
+	n, _ := r.Read(buf)
+	gpid, err := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	is.NoErr(err) // the shell printed the grandchild's pid
+	mustWait(t, p)
+	q, err := OpenProcess(gpid)
+	is.NoErr(err) // a handle on a process that is not our child
+	is.NoErr(q.Kill())
+	st, err := q.Wait()
+	is.NoErr(err)                 // Wait returns when it exits
+	is.True(st.SysUsage() == nil) // no rusage for a non-child
+	if st.Signal() != 0 {
+		is.Equal(st.Signal(), syscall.SIGKILL) // with the status where the kernel tells it (6.15)
+	}
+	q.Release()
+}
+
+func TestManyWaitersFewThreads(t *testing.T) {
+	is := is.New(t)
+	const n = 200
+	before := threads()
+	procs := make([]*Process, n)
+	for i := range procs {
+		procs[i] = spawnHelper(t, Clone3, "sleep", "300ms")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	peak := 0
+	var mu sync.Mutex
+	for _, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := p.Wait()
+			if err == nil && !st.Success() {
+				err = fmt.Errorf("child %d: %v", st.Pid(), st)
+			}
+			errs <- err
+			p.Release()
+		}()
+	}
+	// Sample the thread count while the goroutines wait.
+	for i := 0; i < 10; i++ {
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		peak = max(peak, threads())
+		mu.Unlock()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		is.NoErr(err) // every child exits 0 and is reaped
+	}
+	t.Logf("threads: %d before, %d peak while 200 goroutines wait", before, peak)
+	is.True(peak-before < 40) // waiting holds no OS thread per child
+}
+
+func threads() int {
+	ents, _ := os.ReadDir("/proc/self/task")
+	return len(ents)
+}
+
+func TestNotSupportedError(t *testing.T) {
+	is := is.New(t)
+	is.True(errors.Is(ErrNotSupported, errors.ErrUnsupported)) // the sentinel matches the standard one
+	err := unsupported(syscall.EINVAL, "AutoReap needs Linux 7.1 (CLONE_AUTOREAP)")
+	is.True(errors.Is(err, ErrNotSupported))       // wrapped errors match
+	is.True(errors.Is(err, errors.ErrUnsupported)) // and the standard sentinel
+	is.True(errors.Is(err, syscall.EINVAL))        // and keep the probe's errno
+	is.True(strings.Contains(err.Error(), "7.1"))  // and name the release
+}
+
+func TestBackendNames(t *testing.T) {
+	is := is.New(t)
+	for _, b := range []Backend{Auto, PidfdSpawn, Clone3, ForkNP} {
+		got, err := ParseBackend(b.String())
+		is.NoErr(err)    // every name parses
+		is.Equal(got, b) // back to its backend
+	}
+	_, err := ParseBackend("posix")
+	is.True(err != nil) // unknown names are errors
+	is.Equal(Backend(9).String(), "Backend(9)")
+	is.True(Available(Backend(9)) != nil) // an unknown backend is not available
+}
+
+func TestAvailableClone3(t *testing.T) {
+	is := is.New(t)
+	var u unix.Utsname
+	is.NoErr(unix.Uname(&u))
+	rel := unix.ByteSliceToString(u.Release[:])
+	err := Available(Clone3)
+	if kernelAtLeast(rel, 5, 5) && runtime.GOARCH == "amd64" {
+		is.NoErr(err) // Linux ≥ 5.5 on amd64 must have Clone3
+	}
+	if err != nil {
+		is.True(errors.Is(err, ErrNotSupported)) // and a missing one says so
+	}
+}
+
+// kernelAtLeast compares a release string such as "6.18.4-foo".
+func kernelAtLeast(rel string, major, minor int) bool {
+	var a, b int
+	fmt.Sscanf(rel, "%d.%d", &a, &b)
+	return a > major || a == major && b >= minor
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	unix.Uname(&u)
+	return unix.ByteSliceToString(u.Release[:])
+}
