@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,19 +35,32 @@ func registerHelper(name string, fn func(args []string) int) {
 	helpers[name] = fn
 }
 
-// testExe is the test binary, for re-execution as a helper.
-var testExe = func() string {
-	exe, err := os.Executable()
+// testExe is the test binary, for re-execution as a helper. Under the glibc
+// matrix (ci/with-glibc) the binary runs through another glibc's dynamic
+// loader: /proc/self/exe is then the loader, and helpers are started through
+// it too, so that they run on the same glibc.
+var testExe, testExePrefix = func() (string, []string) {
+	self, err := filepathAbs(os.Args[0])
 	if err != nil {
-		return os.Args[0]
+		self = os.Args[0]
 	}
-	return exe
+	if ldso, lib := os.Getenv("SPAWN_GLIBC_LDSO"), os.Getenv("SPAWN_GLIBC_LIBDIR"); ldso != "" && lib != "" {
+		return ldso, []string{ldso, "--library-path", lib, self}
+	}
+	if exe, err := os.Executable(); err == nil {
+		self = exe
+	}
+	return self, nil
 }()
 
 // helperArgv returns the path, argv and environment that run helper name.
 func helperArgv(name string, args ...string) (string, []string, []string) {
 	env := append(os.Environ(), "SPAWN_HELPER="+name)
-	return testExe, append([]string{"spawn-helper"}, args...), env
+	argv := []string{"spawn-helper"}
+	if len(testExePrefix) > 0 {
+		argv = append([]string{}, testExePrefix...)
+	}
+	return testExe, append(argv, args...), env
 }
 
 // helperAttr returns an Attr whose Env runs helper name; extra Env entries
@@ -71,6 +86,42 @@ func init() {
 		time.Sleep(10 * time.Second)
 		return 1
 	})
+}
+
+func filepathAbs(p string) (string, error) { return filepath.Abs(p) }
+
+// unsafePointer is unsafe.Pointer for tests that pass buffers to raw calls.
+func unsafePointer[T any](p *T) unsafe.Pointer { return unsafe.Pointer(p) }
+
+// testCgroup creates a fresh cgroup v2 directory for the test and removes it
+// afterwards. It skips where cgroup2 is absent or not writable.
+func testCgroup(t *testing.T) *Cgroup {
+	t.Helper()
+	root, err := Cgroup2Root()
+	if err != nil {
+		t.Skipf("cgroup v2 needed: %v", err)
+	}
+	parent, err := OpenCgroup(root)
+	if err != nil {
+		t.Skipf("cgroup v2 root not usable: %v", err)
+	}
+	defer parent.Close()
+	cg, err := parent.Mkdir(fmt.Sprintf("spawn-test-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "_")))
+	if err != nil {
+		t.Skipf("cannot create a cgroup under %s (needs write access, e.g. root): %v", root, err)
+	}
+	t.Cleanup(func() {
+		cg.Kill()
+		for i := 0; i < 100; i++ {
+			if err := cg.Remove(); err == nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Errorf("cgroup %s not removed", cg.Path())
+		cg.Close()
+	})
+	return cg
 }
 
 func TestMain(m *testing.M) {

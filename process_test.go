@@ -70,8 +70,8 @@ func mustWait(t *testing.T, p *Process) *State {
 // osState runs the same helper through os/exec for comparison.
 func osState(t *testing.T, name string, args ...string) *os.ProcessState {
 	path, argv, env := helperArgv(name, args...)
-	cmd := exec.Command(path, argv[1:]...)
-	cmd.Args[0] = argv[0]
+	cmd := exec.Command(path)
+	cmd.Args = argv
 	cmd.Env = env
 	cmd.Run()
 	return cmd.ProcessState
@@ -361,7 +361,8 @@ func TestPidfdGetpidOtherNamespace(t *testing.T) {
 	f := os.NewFile(uintptr(self), "self-pidfd")
 	defer f.Close()
 	path, argv, env := helperArgv("getpid-fd3")
-	cmd := exec.Command(path, argv[1:]...)
+	cmd := exec.Command(path)
+	cmd.Args = argv
 	cmd.Env = env
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
