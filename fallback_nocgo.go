@@ -170,6 +170,13 @@ func clone3Err(err error, pl *plan, flags uint64) error {
 		if e := lifecycleSupported(pl.attr); e != nil {
 			return e
 		}
+	case unix.ENOENT, unix.ENODEV, unix.EBUSY, unix.EBADF, unix.EOPNOTSUPP:
+		// Before the child exists these can only come from the cgroup: a
+		// removed one, one with controllers in subtree_control, not a
+		// cgroup2 directory.
+		if pl.attr.Cgroup != nil {
+			return &os.PathError{Op: "clone3 into cgroup", Path: pl.attr.Cgroup.Path(), Err: err}
+		}
 	}
 	return &os.PathError{Op: "clone3", Path: pl.path, Err: err}
 }
@@ -191,7 +198,7 @@ var clone3Probe = sync.OnceValue(func() error {
 	case nil:
 		return nil
 	case unix.ENOSYS:
-		return unsupported(err, "Clone3 needs Linux 5.3 (clone3)")
+		return unsupported(err, "Clone3 needs Linux 5.3 (clone3 is missing: an older kernel, a seccomp filter or an emulator)")
 	case unix.EINVAL:
 		return unsupported(err, "Clone3 needs Linux 5.5 (CLONE_CLEAR_SIGHAND)")
 	default:

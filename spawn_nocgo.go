@@ -13,3 +13,7 @@ func availableForkNP() error {
 func spawnPidfd(pl *plan) (*Process, error) { return nil, availablePidfdSpawn() }
 
 func spawnForkNP(pl *plan, args *ForkArgs) (*Process, error) { return nil, availableForkNP() }
+
+// glibcVersion is the running C library's version; a CGO_ENABLED=0 build
+// links none.
+func glibcVersion() string { return "" }
