@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -669,4 +670,76 @@ func TestSpawnPdeathsig(t *testing.T) {
 			is.Equal(st.ExitCode(), 0) // the spawning thread's exit signalled the child
 		})
 	}
+}
+
+func TestSpawnStress(t *testing.T) {
+	// 4 goroutines × 500 spawns per backend while another goroutine floods
+	// the process with SIGUSR1 (caught through signal.Notify) and forces
+	// collections: no failure, no crash, nothing left behind.
+	forEachBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		n := 500
+		if testing.Short() {
+			n = 50
+		}
+		sigs := make(chan os.Signal, 64)
+		signal.Notify(sigs, syscall.SIGUSR1)
+		defer signal.Stop(sigs)
+		stop := make(chan struct{})
+		var flood sync.WaitGroup
+		flood.Add(2)
+		go func() {
+			defer flood.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-sigs:
+				}
+			}
+		}()
+		go func() {
+			defer flood.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				unix.Kill(os.Getpid(), unix.SIGUSR1)
+				if i%50 == 0 {
+					runtime.GC()
+				}
+				time.Sleep(50 * time.Microsecond)
+			}
+		}()
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < n; i++ {
+					p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b})
+					if err != nil {
+						errs <- fmt.Errorf("spawn %d: %w", i, err)
+						return
+					}
+					st, err := p.Wait()
+					p.Release()
+					if err != nil || !st.Success() {
+						errs <- fmt.Errorf("wait %d: %v %v", i, st, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(stop)
+		flood.Wait()
+		close(errs)
+		for err := range errs {
+			is.NoErr(err) // every spawn and wait under the signal flood succeeds
+		}
+	})
 }
