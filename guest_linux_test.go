@@ -21,13 +21,15 @@ package spawn
 //
 // Files the host puts into the initramfs:
 //
-//	/args  the test arguments (e.g. -test.v -test.run X), NUL-separated
+//	/args  the test arguments (e.g. -test.v -test.run X), NUL-separated;
+//	       its presence tells runGuest that it is in ci/kernel.sh's VM
 //	/env   extra KEY=VALUE environment entries, NUL-separated
 
 import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,6 +39,12 @@ import (
 )
 
 func runGuest(m *testing.M) int {
+	// PID 1 without ci/kernel.sh's /args: not our VM but, say, a container
+	// running the binary as its entry point. Just run the tests.
+	if _, err := os.Stat("/args"); err != nil {
+		return m.Run()
+	}
+
 	// Until the output channel is open, complaints go to the kernel
 	// console the kernel gave init as stdin, stdout and stderr.
 	guestMounts(func(format string, args ...any) {
@@ -78,6 +86,16 @@ func runGuest(m *testing.M) int {
 // guestOutput opens the test output channel and makes it this process's
 // stdout and stderr too, so a panic of PID 1 lands in the same stream.
 func guestOutput() *os.File {
+	// The virtio console's ports are added asynchronously after its driver
+	// probed: give /dev/hvc0 a moment to appear when the device is there.
+	if guestHasVirtioConsole() {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			if _, err := os.Stat("/dev/hvc0"); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	for _, name := range []string{"/dev/hvc0", "/dev/ttyS0", "/dev/console"} {
 		f, err := os.OpenFile(name, os.O_WRONLY|unix.O_NOCTTY, 0)
 		if err != nil {
@@ -89,6 +107,18 @@ func guestOutput() *os.File {
 		return f
 	}
 	return os.Stdout
+}
+
+// guestHasVirtioConsole reports whether a virtio console device (virtio
+// device ID 3) is present.
+func guestHasVirtioConsole() bool {
+	devs, _ := filepath.Glob("/sys/bus/virtio/devices/*/device")
+	for _, d := range devs {
+		if b, err := os.ReadFile(d); err == nil && strings.TrimSpace(string(b)) == "0x0003" {
+			return true
+		}
+	}
+	return false
 }
 
 // rawTTY turns off output post-processing (\n -> \r\n) and echo.
@@ -169,13 +199,11 @@ func guestEnv() []string {
 }
 
 // guestArgs is the test process's argv: /init (this binary) followed by
-// the arguments in /args, or else by those the kernel passed after "--".
+// the arguments in /args.
 func guestArgs() []string {
 	args := []string{os.Args[0]}
-	if b, err := os.ReadFile("/args"); err == nil {
-		return append(args, splitNUL(b)...)
-	}
-	return append(args, os.Args[1:]...)
+	b, _ := os.ReadFile("/args")
+	return append(args, splitNUL(b)...)
 }
 
 func splitNUL(b []byte) []string {
@@ -196,7 +224,11 @@ func guestRunTests(m *testing.M, args, env []string, out *os.File, logf func(str
 	if err != nil {
 		devnull = out
 	}
-	pid, err := syscall.ForkExec("/proc/self/exe", args, &syscall.ProcAttr{
+	exe := "/proc/self/exe"
+	if _, err := os.Stat(exe); err != nil {
+		exe = args[0]
+	}
+	pid, err := syscall.ForkExec(exe, args, &syscall.ProcAttr{
 		Env:   env,
 		Files: []uintptr{devnull.Fd(), out.Fd(), out.Fd()},
 		Sys:   &syscall.SysProcAttr{Setsid: true},

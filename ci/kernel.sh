@@ -48,6 +48,7 @@ root=$(dirname -- "$here")
 timeout_spec=${SPAWN_KERNEL_TIMEOUT:-600}
 [[ $timeout_spec =~ ^[0-9]+(\.[0-9]+)?[smhd]?$ ]] && [[ ! $timeout_spec =~ ^0+(\.0*)?[smhd]?$ ]] ||
 	die "SPAWN_KERNEL_TIMEOUT=$timeout_spec: want a positive duration like 600 or 10m"
+[[ $timeout_spec =~ [smhd]$ ]] || timeout_spec+=s
 cache=${SPAWN_KERNEL_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/spawn-kernel}
 suite=${SPAWN_KERNEL_SUITE:-trixie-backports}
 refresh=${SPAWN_KERNEL_REFRESH:-86400}
@@ -55,11 +56,11 @@ mkdir -p -- "$cache" || die "cannot create $cache"
 cache=$(realpath -- "$cache")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/spawn-kernel.XXXXXX") || die "mktemp failed"
-qemu_pid= cat_pid=
+qemu_pid= cat_pid= dl=
 cleanup() {
 	[[ -n $qemu_pid ]] && kill -- "$qemu_pid" 2>/dev/null
 	[[ -n $cat_pid ]] && kill -- "$cat_pid" 2>/dev/null
-	rm -rf -- "$work"
+	rm -rf -- "$work" ${dl:+"$dl"}
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -114,12 +115,17 @@ mirror_uri() {
 		awk -v c="$codename" '$2 == c { print $1; exit }'
 }
 
-refresh_index() {
+sources_line() {
 	local mirror
 	mirror=$(mirror_uri)
 	[[ -n $mirror ]] || { log "cannot find the Debian mirror in the apt configuration"; return 1; }
-	printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
-		"$mirror" "$suite" >"$aptdir/sources.list"
+	printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$mirror" "$suite"
+}
+
+refresh_index() {
+	local line
+	line=$(sources_line) || return 1
+	printf '%s\n' "$line" >"$aptdir/sources.list"
 	log "fetching the $suite package index"
 	apt-get "${papt[@]}" -o APT::Update::Error-Mode=any -qq update >&2
 }
@@ -135,9 +141,11 @@ newest_kernel() {
 		sort -V | tail -n 1 | sed -E 's/.*/linux-binary-&-cloud-amd64/'
 }
 
-index=$(ls "$aptdir"/lists/*_Packages* 2>/dev/null | head -n 1)
+# Fetch the index when it is missing, older than $refresh seconds, or was
+# fetched from another mirror or suite.
+index=$(ls -t "$aptdir"/lists/*_Packages* 2>/dev/null | head -n 1)
 if [[ -z $index || -n $(find "$index" -mmin +$((refresh / 60)) 2>/dev/null) ]] ||
-	! grep -qs " $suite " "$aptdir/sources.list"; then
+	[[ "$(sources_line 2>/dev/null)" != "$(cat "$aptdir/sources.list" 2>/dev/null)" ]]; then
 	refresh_index || log "index refresh failed; using the cached one, if any"
 fi
 
@@ -161,6 +169,7 @@ if [[ -n $pkg ]]; then
 				log "cannot extract vmlinuz from $deb"
 		fi
 		rm -rf -- "$dl"
+		dl=
 	fi
 	[[ -s $kdir/vmlinuz ]] && kernel=$kdir/vmlinuz
 fi
@@ -184,6 +193,7 @@ if [[ ! -x $busybox ]]; then
 			cp -- "$dl/x/bin/busybox" "$busybox.new" && mv -- "$busybox.new" "$busybox"
 	fi
 	rm -rf -- "$dl"
+	dl=
 	[[ -x $busybox ]] || die "cannot get busybox-static"
 fi
 
@@ -193,9 +203,26 @@ exec 9>&- # unlock the cache
 
 (cd "$root" && "$go_cmd" build -o "$work/mkinitramfs" ./ci/mkinitramfs) || die "cannot build ci/mkinitramfs"
 
+# Unless told otherwise, make the test binary time out before qemu is
+# killed, so that a hung test shows its goroutines and the test's name.
+to_secs() {
+	local n=${1%[smhd]} u=${1##*[0-9.]}
+	local m=1
+	case $u in m) m=60 ;; h) m=3600 ;; d) m=86400 ;; esac
+	awk -v n="$n" -v m="$m" 'BEGIN { printf "%d", n * m }'
+}
+args=("$@")
+secs=$(to_secs "$timeout_spec")
+has_timeout=
+for a in "${args[@]}"; do [[ $a =~ ^--?test\.timeout(=|$) ]] && has_timeout=1; done
+if [[ -z $has_timeout ]] && ((secs > 60)); then
+	margin=$((secs / 10 > 30 ? secs / 10 : 30))
+	args=("-test.timeout=$((secs - margin))s" "${args[@]}")
+fi
+
 # Test arguments and environment travel as NUL-separated files.
 : >"$work/args"
-for a in "$@"; do printf '%s\0' "$a" >>"$work/args"; done
+for a in "${args[@]}"; do printf '%s\0' "$a" >>"$work/args"; done
 : >"$work/env"
 for v in GOTRACEBACK GODEBUG GOMAXPROCS CI ${SPAWN_KERNEL_PASSENV:-}; do
 	[[ $v =~ ^[A-Za-z_][A-Za-z0-9_]*$ && -n ${!v+set} ]] && printf '%s=%s\0' "$v" "${!v}" >>"$work/env"
@@ -210,6 +237,9 @@ entries=(
 	dir:/proc dir:/sys dir:/dev dir:/run dir:/tmp=1777 dir:/root=0700
 	dev:/dev/console=c,5,1 dev:/dev/null=c,1,3,666
 )
+# The tests run in /, as go test would run them in the package directory:
+# bring the package's testdata along.
+[[ -d testdata ]] && entries+=("tree:/testdata=$PWD/testdata")
 applets=" $("$busybox" --list 2>/dev/null | tr '\n' ' ') "
 for a in sh ash true false sleep cat echo env printf test [ kill ps ls id pwd uname \
 	mkdir rmdir rm cp mv ln touch chmod head tail wc grep sed awk tr cut sort \
@@ -230,10 +260,13 @@ cat_pid=$!
 : >"$work/console.log"
 : >"$work/verdict"
 
-cmdline="console=ttyS0 panic=-1 quiet rdinit=/init init=/init 8250.nr_uarts=2 ${SPAWN_KERNEL_CMDLINE:-}"
+# tsc=reliable no_timer_check: skip TSC and timer checks that cost ~1 s under TCG.
+cmdline="console=ttyS0 panic=-1 quiet rdinit=/init init=/init 8250.nr_uarts=2 tsc=reliable no_timer_check ${SPAWN_KERNEL_CMDLINE:-}"
 log "booting linux $kver (timeout $timeout_spec)"
 start=$SECONDS
-timeout -k 10 "$timeout_spec" qemu-system-x86_64 \
+# --foreground keeps qemu in this script's process group, so that whoever
+# kills the group kills qemu too.
+timeout --foreground -k 10 "$timeout_spec" qemu-system-x86_64 \
 	-accel tcg,thread=single -cpu max -smp 2 -m 1G -machine pc \
 	-nodefaults -no-user-config -no-reboot -nographic \
 	-kernel "$kernel" -initrd "$work/initrd.cpio" -append "$cmdline" \

@@ -18,6 +18,8 @@
 //	link:GUEST=TARGET       symbolic link to TARGET
 //	dev:GUEST=c,MAJ,MIN[,MODE]  character (c) or block (b) device node
 //	                        (default mode 0600)
+//	tree:GUEST=HOSTDIR      the directory HOSTDIR with everything under it
+//	                        (directories, regular files, symlinks)
 //
 // Missing parent directories are created with mode 0755. Directories are
 // written first, parents before children, so the kernel's unpacker (which
@@ -63,7 +65,8 @@ func main() {
 	gz := flag.Bool("z", false, "gzip-compress the archive")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: mkinitramfs -o OUT [-z] ENTRY...\n"+
-			"entries: GUEST=HOST | file:GUEST=HOST | dir:GUEST[=MODE] | link:GUEST=TARGET | dev:GUEST=c|b,MAJ,MIN[,MODE]\n")
+			"entries: GUEST=HOST | file:GUEST=HOST | dir:GUEST[=MODE] | link:GUEST=TARGET |\n"+
+			"         dev:GUEST=c|b,MAJ,MIN[,MODE] | tree:GUEST=HOSTDIR\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -159,6 +162,16 @@ func parseEntries(args []string) ([]*entry, error) {
 				e.mode |= sIFBLK
 			}
 			e.rmajor, e.rminor = uint32(maj), uint32(min)
+		case "tree":
+			if !hasVal || val == "" {
+				return nil, fmt.Errorf("entry %q: want tree:GUEST=HOSTDIR", a)
+			}
+			t, err := walkTree(name, val)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, t...)
+			continue
 		default:
 			return nil, fmt.Errorf("entry %q: unknown kind %q", a, kind)
 		}
@@ -212,6 +225,44 @@ func parseEntries(args []string) ([]*entry, error) {
 		out = append(out, dirs[n])
 	}
 	return append(out, others...), nil
+}
+
+// walkTree lists the host directory dir as entries under the guest path
+// name (in its relative form).
+func walkTree(name, dir string) ([]*entry, error) {
+	var list []*entry
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		e := &entry{name: path.Join(name, filepath.ToSlash(rel))}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			e.mode = sIFDIR | unixPerm(fi.Mode())
+			e.explicit = true
+		case d.Type()&os.ModeSymlink != 0:
+			if e.target, err = os.Readlink(p); err != nil {
+				return err
+			}
+			e.mode = sIFLNK | 0o777
+		case d.Type().IsRegular():
+			e.mode = sIFREG | unixPerm(fi.Mode())
+			e.host = p
+		default:
+			return nil // sockets, fifos, devices: skipped
+		}
+		list = append(list, e)
+		return nil
+	})
+	return list, err
 }
 
 func unixPerm(m os.FileMode) uint32 {
