@@ -124,7 +124,7 @@ func TestCgroupRemovedAfterOpen(t *testing.T) {
 		defer cg.Close()
 		is.NoErr(os.Remove(cg.Path()))
 		p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Cgroup: cg})
-		is.True(p == nil)                       // no child
+		is.True(p == nil) // no child
 		// The kernel says ENOENT (6.x) or ENODEV for a cgroup that is gone.
 		is.True(errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENODEV)) // a removed cgroup fails the spawn
 		if b == Clone3 {

@@ -94,33 +94,6 @@ func procStatus(t *testing.T, pid int, field string) string {
 	return ""
 }
 
-// procStat returns the fields of /proc/PID/stat after the command name.
-func procStat(t *testing.T, pid int) []string {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	return strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-}
-
-// childFds lists the descriptors open in process pid.
-func childFds(t *testing.T, pid int) []int {
-	t.Helper()
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fds []int
-	for _, e := range ents {
-		n, _ := strconv.Atoi(e.Name())
-		fds = append(fds, n)
-	}
-	slices.Sort(fds)
-	return fds
-}
-
 // report is what the "report" helper finds about itself after exec.
 type report struct {
 	Cwd  string

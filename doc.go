@@ -1,0 +1,69 @@
+// Package spawn creates and manages Linux processes through pidfds.
+//
+// It is for Go programs that need a race-free handle on a child from the
+// instant it exists: supervisors, build tools, sandboxes and services that
+// embed C libraries. A [Process] holds the child's pidfd, so signals and waits
+// can never reach another process that later reuses the pid; [Process.Wait]
+// parks in the Go runtime's poller instead of holding an OS thread per child;
+// [Attr.Cgroup] places the child in a cgroup v2 directory before it runs a
+// single instruction.
+//
+// # Backends
+//
+// One [Attr] is validated and lowered once into an ordered plan of child
+// steps (descriptor layout, session, working directory, limits, signals,
+// exec), which one of three backends carries out:
+//
+//   - [PidfdSpawn]: glibc's pidfd_spawn and pidfd_spawnp (glibc ≥ 2.39),
+//     in a single cgo call. The symbols are looked up at run time with
+//     dlvsym, so one binary runs on glibc 2.36 (backend unavailable) and on
+//     2.39 or later (backend used).
+//   - [Clone3]: a raw clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK|
+//     CLONE_CLEAR_SIGHAND) from a small assembly trampoline (amd64, arm64)
+//     with a stack of the child's own. It is pure Go, so it serves
+//     CGO_ENABLED=0 builds and older glibc, and it is the only path for
+//     the Linux 7.1 flags.
+//   - [ForkNP]: the fork_np contract proposed for glibc, in the C shim: a
+//     fork that runs the C libraries' pthread_atfork handlers ([ForkExec],
+//     [ForkCall]). Auto never picks it.
+//
+// Auto (the zero Backend) uses PidfdSpawn when it is available and the Attr
+// needs nothing posix_spawn cannot express (Rlimits, Pdeathsig, NoNewPrivs,
+// AutoReap, AutoKill), and Clone3 otherwise. Setting Attr.Backend forces a
+// backend; [Available] says whether one works here and, if not, why.
+//
+// # Requirements
+//
+//	feature                          kernel               glibc (cgo)                   pure Go
+//	pidfd at spawn, Wait/Signal      5.4                  2.39 (pidfd_spawn) or Clone3  Clone3 (5.5)
+//	Cgroup at spawn                  5.7                  2.39 (POSIX_SPAWN_SETCGROUP)  Clone3
+//	Info                             6.13 (exit: 6.15)    —                             yes
+//	AutoReap, AutoKill, NoNewPrivs   7.1 (clone3 flags)   —                             Clone3
+//	ForkExec, ForkCall               5.3                  any (cgo)                     —
+//	PidfdGetpid                      5.3                  2.39, or fdinfo               PIDFD_GET_INFO / fdinfo
+//
+// NoNewPrivs also works before 7.1: the child then sets it with prctl before
+// exec. A feature the machine lacks is reported as an error matching
+// [ErrNotSupported] that names the feature and the release that added it,
+// before any child exists.
+//
+// # Defaults a careful user should know
+//
+// A child gets descriptors 0, 1 and 2 and nothing else: every other
+// descriptor is closed in the child, close-on-exec or not, unless
+// Attr.InheritFDs is set. Its signal mask is Attr.SigMask (empty by default),
+// never the calling thread's; caught signals are reset to their default
+// action, ignored ones stay ignored unless listed in Attr.SigDefault. Its
+// environment is the parent's unless Attr.Env is non-nil. Spawn returns once
+// the child has executed the program; a failure before that (a missing
+// program or directory, a limit the kernel refuses) is returned as an error
+// and no child, zombie or descriptor is left behind.
+//
+// A [Process] from Spawn owns its child: [Process.Wait] reaps it. Release
+// the handle when done; a *Process that becomes unreachable has its pidfd
+// closed by the garbage collector, which, for a child created with
+// Attr.AutoKill, kills the child. Keep the Process reachable for as long as
+// an AutoKill child should live.
+//
+// [Cmd] gives the shape of os/exec on top of all this.
+package spawn
