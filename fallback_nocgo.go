@@ -21,9 +21,11 @@
 package spawn
 
 import (
+	"errors"
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -193,14 +195,52 @@ func probeClone3(extra uint64) error {
 	return nil
 }
 
-var clone3Probe = sync.OnceValue(func() error {
-	switch err := probeClone3(0); err {
-	case nil:
+// probeOnce runs fn until its answer is conclusive and caches that: nil, or
+// an error that will not change (ENOSYS, EINVAL, a filter's EPERM). A
+// transient failure (EAGAIN from RLIMIT_NPROC, pid_max or pids.max; ENOMEM)
+// says nothing about the kernel: it is returned, not kept, and the next call
+// probes again. Cached once, a result costs one atomic load.
+func probeOnce(fn func() error) func() error {
+	var (
+		mu   sync.Mutex
+		done atomic.Bool
+		res  error
+	)
+	return func() error {
+		if done.Load() {
+			return res
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if done.Load() {
+			return res
+		}
+		err := fn()
+		if !transient(err) {
+			res = err
+			done.Store(true)
+		}
+		return err
+	}
+}
+
+// transient reports whether a failed clone3 may work on a later try.
+func transient(err error) bool {
+	return errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EINTR)
+}
+
+var clone3Probe = probeOnce(func() error {
+	switch err := probeClone3(0); {
+	case err == nil:
 		return nil
-	case unix.ENOSYS:
+	case err == unix.ENOSYS:
 		return unsupported(err, "Clone3 needs Linux 5.3 (clone3 is missing: an older kernel, a seccomp filter or an emulator)")
-	case unix.EINVAL:
+	case err == unix.EINVAL:
 		return unsupported(err, "Clone3 needs Linux 5.5 (CLONE_CLEAR_SIGHAND)")
+	case transient(err):
+		// Out of processes or memory right now: the spawn fails as its
+		// own clone3 would, and Clone3 is probed again next time.
+		return os.NewSyscallError("clone3", err)
 	default:
 		return unsupported(err, "Clone3: clone3 failed")
 	}
@@ -208,11 +248,12 @@ var clone3Probe = sync.OnceValue(func() error {
 
 func availableClone3() error { return clone3Probe() }
 
-// Lifecycle flag probes, one per flag (Linux 7.1), each run once.
+// Lifecycle flag probes, one per flag (Linux 7.1), each cached once
+// conclusive.
 var (
-	probeAutoReap = sync.OnceValue(func() error { return probeClone3(unix.CLONE_AUTOREAP) })
-	probeNNP      = sync.OnceValue(func() error { return probeClone3(unix.CLONE_NNP) })
-	probeAutoKill = sync.OnceValue(func() error {
+	probeAutoReap = probeOnce(func() error { return probeClone3(unix.CLONE_AUTOREAP) })
+	probeNNP      = probeOnce(func() error { return probeClone3(unix.CLONE_NNP) })
+	probeAutoKill = probeOnce(func() error {
 		return probeClone3(unix.CLONE_AUTOREAP | unix.CLONE_PIDFD_AUTOKILL | unix.CLONE_NNP)
 	})
 )
@@ -226,12 +267,16 @@ func nnpAtClone(attr *Attr) bool {
 // lifecycleSupported checks the Linux 7.1 flags attr asks for.
 func lifecycleSupported(attr *Attr) error {
 	if attr.AutoKill {
-		if err := probeAutoKill(); err != nil {
+		if err := probeAutoKill(); transient(err) {
+			return os.NewSyscallError("clone3", err)
+		} else if err != nil {
 			return unsupported(err, "AutoKill needs Linux 7.1 (CLONE_PIDFD_AUTOKILL)")
 		}
 	}
 	if attr.AutoReap || attr.AutoKill {
-		if err := probeAutoReap(); err != nil {
+		if err := probeAutoReap(); transient(err) {
+			return os.NewSyscallError("clone3", err)
+		} else if err != nil {
 			return unsupported(err, "AutoReap needs Linux 7.1 (CLONE_AUTOREAP)")
 		}
 	}

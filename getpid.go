@@ -17,16 +17,17 @@ import (
 // negative or not a pidfd, ESRCH when the process has been reaped, EREMOTE
 // when it lives in a pid namespace the caller cannot see.
 //
-// It uses glibc's pidfd_getpid (glibc ≥ 2.39, looked up at run time in cgo
-// builds), else PIDFD_GET_INFO (Linux ≥ 6.13), else the Pid line of
-// /proc/self/fdinfo (Linux ≥ 5.3).
+// It asks the kernel (PIDFD_GET_INFO, Linux ≥ 6.13), and where that gives
+// no answer, glibc's pidfd_getpid (glibc ≥ 2.39, looked up at run time in
+// cgo builds) or the Pid line of /proc/self/fdinfo (Linux ≥ 5.3), which
+// speak for the pid namespace /proc belongs to.
 func PidfdGetpid(pidfd int) (int, error) {
 	if pidfd < 0 {
 		return -1, os.NewSyscallError("pidfd_getpid", unix.EBADF)
 	}
-	if f := libcPidfdGetpid(); f != nil {
-		return f(pidfd)
-	}
+	// The kernel's answer first: glibc reads /proc/self/fdinfo, which
+	// speaks for the pid namespace /proc was mounted in, not necessarily
+	// the caller's.
 	pid, err := getpidIoctl(pidfd)
 	switch err {
 	case nil:
@@ -36,6 +37,9 @@ func PidfdGetpid(pidfd int) (int, error) {
 	}
 	// ENOTTY/EINVAL: not a pidfd, or a kernel before 6.13; ESRCH: reaped,
 	// or (some kernels) in another pid namespace. fdinfo tells them apart.
+	if f := libcPidfdGetpid(); f != nil {
+		return f(pidfd)
+	}
 	return getpidFdinfo(pidfd)
 }
 

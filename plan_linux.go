@@ -5,6 +5,7 @@ package spawn
 import (
 	"os"
 	"runtime"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -19,7 +20,7 @@ import (
 
 type opKind int32
 
-// Step kinds. The numbers are shared with shim.h (SPAWN_OP_*).
+// Step kinds. The numbers are shared with internal/shim/shim.h (SPAWN_OP_*).
 const (
 	opSetsid     opKind = iota + 1 // setsid()
 	opSetpgid                      // setpgid(0, a)
@@ -36,7 +37,7 @@ const (
 	opExec                         // execve(path, argv, envp)
 )
 
-// op is one step; its layout is struct spawn_op in shim.h.
+// op is one step; its layout is struct spawn_op in internal/shim/shim.h.
 type op struct {
 	kind opKind
 	a    int32
@@ -66,7 +67,20 @@ type plan struct {
 
 	temps []int      // parent-side duplicates, closed after the spawn
 	keep  []*os.File // Files, kept open until the spawn is over
+
+	// Plans are pooled (planPool) so that a spawn allocates none of this:
+	// opBuf backs ops for the usual Attr, raw is what lowerPlan makes,
+	// and buf backs raw's steps, data and C strings.
+	opBuf [8]op
+	raw   rawPlan
+	buf   []uint64
 }
+
+var planPool = sync.Pool{New: func() any { return new(plan) }}
+
+// maxPooledBuf is the largest plan buffer kept for reuse, in words: an
+// environment of tens of kilobytes is common, one of megabytes is not.
+const maxPooledBuf = 64 << 10
 
 func sigbit(s syscall.Signal) uint64 { return 1 << (uint(s) - 1) }
 
@@ -75,7 +89,8 @@ func sigbit(s syscall.Signal) uint64 { return 1 << (uint(s) - 1) }
 // overwritten by an earlier target, duplicates it in the parent above every
 // target. The caller must call done.
 func buildPlan(path string, argv []string, attr *Attr, search bool) (*plan, error) {
-	pl := &plan{path: path, search: search, argv: argv, env: attr.Env, dir: attr.Dir, cgroup: -1, attr: attr}
+	pl := planPool.Get().(*plan)
+	*pl = plan{path: path, search: search, argv: argv, env: attr.Env, dir: attr.Dir, cgroup: -1, attr: attr, buf: pl.buf}
 	if pl.env == nil {
 		pl.env = os.Environ()
 	}
@@ -86,8 +101,7 @@ func buildPlan(path string, argv []string, attr *Attr, search bool) (*plan, erro
 		}
 		pl.keep = append(pl.keep, attr.Cgroup.f)
 	}
-	n := 6 + len(attr.Files) + len(attr.Rlimits) + len(attr.SigDefault)
-	pl.ops = make([]op, 0, n)
+	pl.ops = pl.opBuf[:0]
 	if attr.Setsid {
 		pl.ops = append(pl.ops, op{kind: opSetsid})
 	}
@@ -172,13 +186,19 @@ func fileFd(f *os.File) (int, error) {
 	return fd, nil
 }
 
-// done releases what the plan holds in the parent.
+// done releases what the plan holds in the parent and returns it to the
+// pool: nothing may use pl, or what lowerPlan made of it, afterwards.
 func (pl *plan) done() {
 	for _, fd := range pl.temps {
 		unix.Close(fd)
 	}
-	pl.temps = nil
 	runtime.KeepAlive(pl.keep)
+	buf := pl.buf
+	if cap(buf) > maxPooledBuf {
+		buf = nil
+	}
+	*pl = plan{buf: buf}
+	planPool.Put(pl)
 }
 
 // stepErr turns a failed step into the error Spawn returns.
@@ -196,18 +216,25 @@ func (pl *plan) stepErr(k opKind, errno syscall.Errno) error {
 	return &os.PathError{Op: name, Path: pl.path, Err: errno}
 }
 
-// cstrings holds C strings and NULL-terminated pointer arrays in two
-// allocations. The pointers are uintptrs into arena, which the Go collector
-// never moves; the owner keeps the cstrings alive until the child has
-// executed (or, for a fork, until the fork returned).
+// cstrings holds C strings and the NULL-terminated pointer arrays to them in
+// one allocation of words (which the collector does not scan: the pointers
+// are uintptrs into the same block, and Go heap objects never move). The
+// owner keeps it alive until the child has executed (or, for a fork, until
+// the fork returned).
 type cstrings struct {
-	arena []byte
-	ptrs  []uintptr
+	buf []uint64
 }
 
-// marshal lays out path, dir, argv and env as C data:
-// ptrs = argv..., NULL, env..., NULL.
+// marshal lays out path, dir, argv and env as C data in a block of its own:
+// argv..., NULL, env..., NULL, then the strings.
 func marshal(path, dir string, argv, env []string) (cs cstrings, pathp, dirp, argvp, envp uintptr) {
+	cs.buf = make([]uint64, cstringsWords(path, dir, argv, env))
+	pathp, dirp, argvp, envp = marshalInto(cs.buf, path, dir, argv, env)
+	return cs, pathp, dirp, argvp, envp
+}
+
+// cstringsWords is the size in words of marshal's layout.
+func cstringsWords(path, dir string, argv, env []string) int {
 	size := len(path) + 1 + len(dir) + 1
 	for _, s := range argv {
 		size += len(s) + 1
@@ -215,27 +242,35 @@ func marshal(path, dir string, argv, env []string) (cs cstrings, pathp, dirp, ar
 	for _, s := range env {
 		size += len(s) + 1
 	}
-	cs.arena = make([]byte, 0, size)
-	cs.ptrs = make([]uintptr, 0, len(argv)+len(env)+2)
-	base := uintptr(unsafe.Pointer(unsafe.SliceData(cs.arena)))
+	return len(argv) + 1 + len(env) + 1 + (size+7)/8
+}
+
+// marshalInto writes marshal's layout into buf, which has
+// cstringsWords(...) words and stays where it is (a heap block).
+func marshalInto(buf []uint64, path, dir string, argv, env []string) (pathp, dirp, argvp, envp uintptr) {
+	nptrs := len(argv) + 1 + len(env) + 1
+	ptrs := unsafe.Slice((*uintptr)(unsafe.Pointer(unsafe.SliceData(buf))), nptrs)
+	arena := unsafe.Slice((*byte)(unsafe.Pointer(&buf[nptrs])), (len(buf)-nptrs)*8)
+	off := 0
 	put := func(s string) uintptr {
-		off := len(cs.arena)
-		cs.arena = append(cs.arena, s...)
-		cs.arena = append(cs.arena, 0)
-		return base + uintptr(off)
+		p := uintptr(unsafe.Pointer(&arena[off]))
+		off += copy(arena[off:], s)
+		arena[off] = 0
+		off++
+		return p
 	}
 	pathp = put(path)
 	dirp = put(dir)
-	for _, s := range argv {
-		cs.ptrs = append(cs.ptrs, put(s))
+	for i, s := range argv {
+		ptrs[i] = put(s)
 	}
-	cs.ptrs = append(cs.ptrs, 0)
-	for _, s := range env {
-		cs.ptrs = append(cs.ptrs, put(s))
+	ptrs[len(argv)] = 0
+	envs := ptrs[len(argv)+1:]
+	for i, s := range env {
+		envs[i] = put(s)
 	}
-	cs.ptrs = append(cs.ptrs, 0)
-	ptrBase := uintptr(unsafe.Pointer(unsafe.SliceData(cs.ptrs)))
-	argvp = ptrBase
-	envp = ptrBase + uintptr(len(argv)+1)*unsafe.Sizeof(uintptr(0))
-	return cs, pathp, dirp, argvp, envp
+	envs[len(env)] = 0
+	argvp = uintptr(unsafe.Pointer(&ptrs[0]))
+	envp = uintptr(unsafe.Pointer(&envs[0]))
+	return pathp, dirp, argvp, envp
 }

@@ -64,7 +64,8 @@ func (p *Process) Fd() int {
 func (p *Process) Backend() Backend { return p.backend }
 
 // Signal sends sig through the pidfd (pidfd_send_signal, Linux ≥ 5.1). Once
-// the process has exited it returns os.ErrProcessDone; after Release,
+// the process has exited it returns os.ErrProcessDone (also after Release,
+// once Wait has reaped it); after Release of a process never waited for,
 // ErrReleased. Signal 0 checks that the process is alive.
 func (p *Process) Signal(sig syscall.Signal) error { return p.signal(sig) }
 

@@ -32,6 +32,12 @@ type pidfdHandle struct {
 	f        *os.File
 	rc       syscall.RawConn
 	released atomic.Bool
+
+	// What the reap inside rc.Read found, under Process.waitMu: fields
+	// here, so that the callback captures only the Process (variables it
+	// captured would each be an allocation).
+	st  *State
+	err error
 }
 
 func (h *pidfdHandle) closed() bool { return h.released.Load() }
@@ -100,11 +106,11 @@ func FromPidfd(fd int) (*Process, error) {
 }
 
 func (p *Process) signal(sig syscall.Signal) error {
+	if p.waited() { // reaped: done, even once the handle is released
+		return os.ErrProcessDone
+	}
 	if p.h.closed() {
 		return ErrReleased
-	}
-	if p.waited() {
-		return os.ErrProcessDone
 	}
 	return p.control(func(fd int) error {
 		if exited(fd) {
@@ -170,12 +176,12 @@ func (p *Process) wait(ctx context.Context) (*State, error) {
 			}
 		}()
 	}
-	var st *State
-	var werr error
 	err := p.h.rc.Read(func(fd uintptr) bool {
-		st, werr = p.reap(int(fd))
-		return st != nil || werr != nil
+		p.h.st, p.h.err = p.reap(int(fd))
+		return p.h.st != nil || p.h.err != nil
 	})
+	st, werr := p.h.st, p.h.err
+	p.h.st, p.h.err = nil, nil
 	switch {
 	case err == nil && werr != nil:
 		return nil, werr
@@ -199,6 +205,13 @@ type sigchld struct {
 	_                     [100]byte
 }
 
+// stateUsage is a State and the resource usage it points to, allocated
+// together.
+type stateUsage struct {
+	st State
+	ru syscall.Rusage
+}
+
 // reap collects the process's status if it has exited: (nil, nil) means not
 // yet.
 func (p *Process) reap(fd int) (*State, error) {
@@ -214,7 +227,9 @@ func (p *Process) reap(fd int) (*State, error) {
 		case err == unix.EAGAIN || err == nil && si.pid == 0:
 			return nil, nil
 		case err == nil:
-			return &State{pid: int(si.pid), status: statusOf(si.code, si.status), rusage: &ru}, nil
+			r := &stateUsage{st: State{pid: int(si.pid), status: statusOf(si.code, si.status)}, ru: ru}
+			r.st.rusage = &r.ru
+			return &r.st, nil
 		case err != unix.ECHILD:
 			return nil, os.NewSyscallError("waitid", err)
 		}

@@ -9,7 +9,7 @@ import (
 )
 
 // rawStep is one system call of the child, as the assembly trampoline and the
-// C shim read it (struct spawn_step in shim.h; offsets fixed in the
+// C shim read it (struct spawn_step in internal/shim/shim.h; offsets fixed in the
 // trampolines): nr(a0..a5); a result r with -4096 < r < 0 is an error unless
 // r == -ignore or ignore == ignoreAll; with checkEq set, a result other than
 // expect fails with ESRCH. op is the plan step the call belongs to.
@@ -34,10 +34,9 @@ type rawResult struct {
 }
 
 // rawPlan is a plan lowered to system calls, with everything the calls point
-// to.
+// to. It lives in its plan and all its slices share the plan's buffer.
 type rawPlan struct {
 	steps []rawStep
-	cs    cstrings
 	data  []uint64 // rlimits, the signal mask, a zeroed sigaction
 }
 
@@ -45,10 +44,14 @@ type rawPlan struct {
 // room to spare on every architecture.
 const sigactionWords = 4
 
+// stepWords is the size of a rawStep in words.
+const stepWords = int(unsafe.Sizeof(rawStep{}) / 8)
+
+// lowerPlan lowers pl into pl.raw, in pl's buffer: the steps, then the data,
+// then the C strings. The buffer is a block of words in the Go heap, which
+// the collector neither scans nor moves; pl keeps it alive.
 func lowerPlan(pl *plan) *rawPlan {
-	rp := &rawPlan{}
-	cs, pathp, dirp, argvp, envp := marshal(pl.path, pl.dir, pl.argv, pl.env)
-	rp.cs = cs
+	rp := &pl.raw
 	// data: [0] mask, [1:1+sigactionWords] SIG_DFL sigaction, then rlimit pairs.
 	nrl := 0
 	for _, o := range pl.ops {
@@ -56,11 +59,21 @@ func lowerPlan(pl *plan) *rawPlan {
 			nrl++
 		}
 	}
-	rp.data = make([]uint64, 1+sigactionWords+2*nrl)
+	// Each op is one step but opResetIDs and opPdeathsig, which are two.
+	nsteps := len(pl.ops) + 2
+	ndata := 1 + sigactionWords + 2*nrl
+	n := nsteps*stepWords + ndata + cstringsWords(pl.path, pl.dir, pl.argv, pl.env)
+	if cap(pl.buf) < n {
+		pl.buf = make([]uint64, n)
+	}
+	buf := pl.buf[:n]
+	rp.steps = unsafe.Slice((*rawStep)(unsafe.Pointer(&buf[0])), nsteps)[:0]
+	rp.data = buf[nsteps*stepWords : nsteps*stepWords+ndata]
+	clear(rp.data)
+	pathp, dirp, argvp, envp := marshalInto(buf[nsteps*stepWords+ndata:], pl.path, pl.dir, pl.argv, pl.env)
 	rp.data[0] = pl.mask
 	dataAt := func(i int) uint64 { return uint64(uintptr(unsafe.Pointer(&rp.data[i]))) }
 	rl := 1 + sigactionWords
-	rp.steps = make([]rawStep, 0, len(pl.ops)+2)
 	add := func(k opKind, nr uintptr, args ...uint64) *rawStep {
 		s := rawStep{nr: uint64(nr), op: int64(k)}
 		copy(s.a[:], args)

@@ -86,7 +86,9 @@ func ParseBackend(name string) (Backend, error) {
 // Available reports whether b can create children on this machine and in
 // this build: nil, or an error matching ErrNotSupported that says what is
 // missing. Available(Auto) is nil when any backend Auto picks from works.
-// Probes run the real calls once and are cached.
+// Probes run the real calls; a conclusive answer is cached, a transient
+// failure (EAGAIN or ENOMEM: a process or memory limit reached) is returned
+// as the syscall error it is and the probe runs again on the next call.
 func Available(b Backend) error {
 	switch b {
 	case Auto:

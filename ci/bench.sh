@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# ci/bench.sh: spawn+wait benchmarks of this package against C reference loops
+# and Go's own ways to start a process, interleaved, with one table of medians
+# and ratios.
+#
+#   ci/bench.sh [-short] [-blocks N] [-benchtime SECONDS] [-heap SIZES] [OUT.md]
+#
+# It builds what it needs on a fresh machine (installing gcc with apt-get if
+# missing): the tiny static program (ci/bench/tiny.c), the C loops
+# (ci/bench/loops.c: vfork+execve, raw clone3(CLONE_VM|CLONE_VFORK) with its
+# own stack, posix_spawn, pidfd_spawn, fork+execve), the test binary and the
+# report tool (ci/bench/report, a module of its own). Then it runs, block
+# after block, every C loop (A) and the Go benchmarks of bench_test.go (B):
+# A B A B ... Ratios are taken within a block and their median over the blocks
+# is reported, with the range; numbers from different runs are not compared.
+#
+# The C loops and the test binary run under the glibc of Debian
+# $SPAWN_BENCH_GLIBC (default trixie: 2.41, which has pidfd_spawn) through
+# ci/with-glibc; SPAWN_BENCH_GLIBC=none uses the system's glibc (then
+# PidfdSpawn is measured only where it has pidfd_spawn). posix_spawn is also
+# run under the system's glibc when that differs.
+#
+# The table goes to stdout and to OUT.md (default ci/bench-results.md), with
+# a chart of µs/spawn against parent heap size beside it (OUT.svg).
+#
+#   -short       3 blocks of 0.25 s per measurement, heap 2GiB: about 2 minutes
+#                on a 2-vCPU VM, builds included (what .ci/run can afford);
+#                also SPAWN_BENCH_SHORT=1
+#   -blocks N    blocks (default 5)
+#   -benchtime S seconds per measurement (default 1)
+#   -heap SIZES  parent heap sizes, comma-separated (default 512MiB,2GiB)
+#
+# Run it on a quiet machine: `uptime` is printed before and after.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export PATH=/usr/local/go/bin:$PATH:$HOME/go/bin
+
+short=${SPAWN_BENCH_SHORT:-0}
+for a in "$@"; do [ "$a" = -short ] && short=1; done
+blocks=5 benchtime=1 heaps=512MiB,2GiB out=ci/bench-results.md
+[ "$short" = 1 ] && blocks=3 benchtime=0.25 heaps=2GiB
+args=("$@")
+while [ $# -gt 0 ]; do
+	case $1 in
+	-short) ;;
+	-blocks) blocks=$2; shift ;;
+	-benchtime) benchtime=$2; shift ;;
+	-heap) heaps=$2; shift ;;
+	-h | -help | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+	-*) echo "bench.sh: unknown flag $1" >&2; exit 2 ;;
+	*) out=$1 ;;
+	esac
+	shift
+done
+svg=${out%.md}.svg
+suite=${SPAWN_BENCH_GLIBC:-trixie}
+procs=$(nproc)
+export GOMAXPROCS=$procs
+start=$SECONDS
+log() { printf 'bench.sh: %s\n' "$*" >&2; }
+
+# --- tools -------------------------------------------------------------------
+if ! command -v gcc >/dev/null; then
+	log "apt-get install gcc libc6-dev"
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev >&2
+fi
+if ! go version 2>/dev/null | grep -Eq 'go1\.(2[6-9]|[3-9][0-9])'; then
+	export GOTOOLCHAIN=go1.26.8
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# --- build ---------------------------------------------------------------------
+log "building in $work"
+gcc -static -nostdlib -O2 -o "$work/tiny" ci/bench/tiny.c
+gcc -O2 -Wall -o "$work/loops" ci/bench/loops.c -ldl -lpthread
+go test -c -o "$work/spawn.test" .
+go -C ci/bench/report build -o "$work/report" .
+
+run=()
+sysglibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
+glibc=$sysglibc
+if [ "$suite" != none ]; then
+	if glibc=$(ci/with-glibc --print-version "$suite"); then
+		run=("$root/ci/with-glibc" "$suite")
+	else
+		log "no glibc for $suite: running on the system's glibc $sysglibc"
+		glibc=$sysglibc suite=none
+	fi
+fi
+if ! "${run[@]}" "$work/loops" pidfd_spawn "$work/tiny" -d 0.01 >/dev/null 2>&1; then
+	log "glibc $glibc has no pidfd_spawn: the PidfdSpawn rows stay empty"
+fi
+
+# --- the blocks ----------------------------------------------------------------
+IFS=, read -r -a sizes <<<"$heaps"
+mib() { # 2GiB -> 2048
+	case $1 in
+	*GiB) echo $((${1%GiB} * 1024)) ;;
+	*MiB) echo "${1%MiB}" ;;
+	*) echo "bench.sh: heap size $1: use MiB or GiB" >&2; exit 2 ;;
+	esac
+}
+cloop() { # cloop NAME MODE PROG [ARGS...]: one C loop; a missing mode leaves no line
+	local name=$1 mode=$2 prog=$3
+	shift 3
+	"${run[@]}" "$work/loops" "$mode" "$prog" -name "$name" -d "$benchtime" "$@" 2>/dev/null || true
+}
+c_loops() {
+	local prog path mode s
+	for prog in tiny true; do
+		path=$work/tiny
+		[ $prog = true ] && path=/bin/true
+		for mode in vfork clone3 posix_spawn pidfd_spawn fork; do
+			cloop "C/$prog/$mode" $mode "$path"
+		done
+		if [ "$suite" != none ]; then
+			"$work/loops" posix_spawn "$path" -name "C/$prog/posix_spawn@system" -d "$benchtime" || true
+		fi
+	done
+	for mode in clone3 pidfd_spawn; do
+		cloop "CParallel/tiny/$mode/threads=$procs" $mode "$work/tiny" -t "$procs"
+	done
+	for s in "${sizes[@]}"; do
+		for mode in vfork clone3 posix_spawn pidfd_spawn fork; do
+			cloop "CHeap/$s/tiny/$mode" $mode "$work/tiny" -heap "$(mib "$s")"
+		done
+	done
+}
+gobench() { # gobench PATTERN [ENV...]
+	local pat=$1
+	shift
+	env SPAWN_BENCH_TINY="$work/tiny" "$@" timeout 900 "${run[@]}" "$work/spawn.test" -test.run '^$' \
+		-test.bench "$pat" -test.benchtime "${benchtime}s" || log "go benchmarks $pat failed or timed out"
+}
+go_benches() {
+	gobench 'SpawnWait$'
+	gobench 'SpawnWaitHeap/.*/tiny' SPAWN_BENCH_HEAP="$heaps"
+	gobench 'SpawnWaitParallel/tiny'
+}
+
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+for b in $(seq "$blocks"); do
+	log "block $b of $blocks: C loops"
+	c_loops >"$work/block$b.txt"
+	log "block $b of $blocks: Go benchmarks"
+	go_benches | tee -a "$work/block$b.txt" | grep -E '^(Benchmark|---|FAIL|panic)' >&2 || true
+done
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- the table -------------------------------------------------------------------
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
+{
+	printf 'Command: `ci/bench.sh%s` (%d blocks, %s s per measurement, %d s in all).\n\n' \
+		"$(printf ' %s' "${args[@]}")" "$blocks" "$benchtime" $((SECONDS - start))
+	printf 'Machine: %s, %d vCPU, %s RAM; %s; %s; glibc %s' "${cpu:-unknown CPU}" "$procs" "$mem" \
+		"$(uname -sr)" "$(go version | cut -d' ' -f3)" "$glibc"
+	if [ "$suite" != none ]; then
+		printf ' (Debian %s, through ci/with-glibc; the system has %s)' "$suite" "$sysglibc"
+	fi
+	printf '; load average %s before, %s after.\n\n' "$load0" "$load1"
+} >"$work/header.md"
+"$work/report" -header "$work/header.md" -o "$out" -svg "$svg" "$work"/block*.txt
+log "wrote $out and $svg in $((SECONDS - start)) s"

@@ -1,0 +1,3 @@
+module github.com/pidfd/spawn/ci/bench/report
+
+go 1.22

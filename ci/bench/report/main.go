@@ -1,0 +1,510 @@
+// Command report turns the blocks of a ci/bench.sh run into one markdown
+// table of medians and ratios, and optionally an SVG chart of µs per spawn
+// against the parent's heap size. It is a module of its own so that the main
+// module keeps its two dependencies.
+//
+// Each block file holds benchmark lines in Go's format, from `go test -bench`
+// and from ci/bench/loops.c alike:
+//
+//	NAME[-GOMAXPROCS]  ITERATIONS  NS ns/op  [... N allocs/op]
+//
+// A ratio is taken within each block (the two numbers were measured minutes
+// apart at most, under the same load) and its median over the blocks is
+// reported with the range.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+type result struct {
+	ns     float64
+	allocs float64 // -1: not reported
+}
+
+// run is every block's results by benchmark name (GOMAXPROCS suffix cut).
+type run struct {
+	blocks []map[string]result
+	procs  int // the N of goroutines=N / threads=N
+	sizes  []string
+}
+
+var lineRE = regexp.MustCompile(`^(\S+)\s+(\d+)\s+([0-9.]+) ns/op(.*)$`)
+var allocsRE = regexp.MustCompile(`([0-9.]+) allocs/op`)
+var procsRE = regexp.MustCompile(`^(.*)-\d+$`)
+
+func parse(r io.Reader) map[string]result {
+	m := map[string]result{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := lineRE.FindStringSubmatch(strings.TrimSpace(sc.Text()))
+		if f == nil {
+			continue
+		}
+		name := f[1]
+		if strings.HasPrefix(name, "Benchmark") {
+			if p := procsRE.FindStringSubmatch(name); p != nil {
+				name = p[1]
+			}
+		}
+		ns, _ := strconv.ParseFloat(f[3], 64)
+		res := result{ns: ns, allocs: -1}
+		if a := allocsRE.FindStringSubmatch(f[4]); a != nil {
+			res.allocs, _ = strconv.ParseFloat(a[1], 64)
+		}
+		m[name] = res
+	}
+	return m
+}
+
+// values returns key's ns/op in each block that has it.
+func (r *run) values(key string) []float64 {
+	var v []float64
+	for _, b := range r.blocks {
+		if x, ok := b[key]; ok {
+			v = append(v, x.ns)
+		}
+	}
+	return v
+}
+
+// ratios returns f(block) for each block where f is defined.
+func (r *run) ratios(f func(b map[string]result) (float64, bool)) []float64 {
+	var v []float64
+	for _, b := range r.blocks {
+		if x, ok := f(b); ok {
+			v = append(v, x)
+		}
+	}
+	return v
+}
+
+func ratioOf(a, b string) func(map[string]result) (float64, bool) {
+	return func(m map[string]result) (float64, bool) {
+		x, ok1 := m[a]
+		y, ok2 := m[b]
+		if !ok1 || !ok2 || y.ns == 0 {
+			return 0, false
+		}
+		return x.ns / y.ns, true
+	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func minmax(v []float64) (float64, float64) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, x := range v {
+		lo, hi = math.Min(lo, x), math.Max(hi, x)
+	}
+	return lo, hi
+}
+
+// us formats ns/op values as µs: "405 (398–431)".
+func us(v []float64) string {
+	if len(v) == 0 {
+		return "—"
+	}
+	lo, hi := minmax(v)
+	return fmt.Sprintf("%s (%s–%s)", num(median(v)/1e3), num(lo/1e3), num(hi/1e3))
+}
+
+func num(x float64) string {
+	switch {
+	case x >= 100:
+		return strconv.FormatFloat(x, 'f', 0, 64)
+	case x >= 10:
+		return strconv.FormatFloat(x, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(x, 'f', 2, 64)
+}
+
+// ratio formats per-block ratios: "0.98× (0.95–1.02)".
+func ratio(v []float64) string {
+	if len(v) == 0 {
+		return "—"
+	}
+	lo, hi := minmax(v)
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", median(v), lo, hi)
+}
+
+func (r *run) allocs(key string) string {
+	var v []float64
+	for _, b := range r.blocks {
+		if x, ok := b[key]; ok && x.allocs >= 0 {
+			v = append(v, x.allocs)
+		}
+	}
+	if len(v) == 0 {
+		return "—"
+	}
+	return strconv.FormatFloat(median(v), 'f', -1, 64)
+}
+
+// method is one way to spawn, as the table rows name it.
+type method struct {
+	label string
+	key   func(prog string) string // serial spawn+wait of prog
+	heap  func(size string) string // the same from a parent with a heap of size
+	par   func(n int) string       // tiny, from n goroutines or threads
+	match string                   // the C loop it is compared with (mode), or ""
+}
+
+func cMethod(label, mode string) method {
+	return method{
+		label: label,
+		key:   func(prog string) string { return "C/" + prog + "/" + mode },
+		heap:  func(size string) string { return "CHeap/" + size + "/tiny/" + mode },
+		par: func(n int) string {
+			if n == 1 {
+				return "C/tiny/" + mode
+			}
+			return fmt.Sprintf("CParallel/tiny/%s/threads=%d", mode, n)
+		},
+	}
+}
+
+func goMethod(label, name, match string) method {
+	return method{
+		label: label,
+		key:   func(prog string) string { return "BenchmarkSpawnWait/" + prog + "/" + name },
+		heap:  func(size string) string { return "BenchmarkSpawnWaitHeap/" + size + "/tiny/" + name },
+		par: func(n int) string {
+			return fmt.Sprintf("BenchmarkSpawnWaitParallel/tiny/%s/goroutines=%d", name, n)
+		},
+		match: match,
+	}
+}
+
+var (
+	cVfork   = cMethod("C vfork+execve", "vfork")
+	cClone3  = cMethod("C raw clone3 (CLONE_VM\\|CLONE_VFORK)", "clone3")
+	cPosix   = cMethod("C posix_spawn", "posix_spawn")
+	cPosixSy = cMethod("C posix_spawn, system glibc", "posix_spawn@system")
+	cPidfd   = cMethod("C pidfd_spawn", "pidfd_spawn")
+	cFork    = cMethod("C fork+execve", "fork")
+	goClone3 = goMethod("**spawn Clone3**", "clone3", "clone3")
+	goPidfd  = goMethod("**spawn PidfdSpawn**", "pidfd_spawn", "pidfd_spawn")
+	goForkNP = goMethod("spawn ForkNP", "fork_np", "fork")
+	goExec   = goMethod("os/exec Cmd.Run", "os_exec", "vfork")
+	goSys    = goMethod("syscall.StartProcess+Wait4", "syscall", "vfork")
+	methods  = []method{cVfork, cClone3, cPosix, cPosixSy, cPidfd, cFork, goClone3, goPidfd, goForkNP, goExec, goSys}
+)
+
+func (r *run) has(key string) bool { return len(r.values(key)) > 0 }
+
+func (r *run) write(w io.Writer) {
+	fmt.Fprintf(w, "Medians of %d interleaved blocks (range in parentheses); every ratio is taken within a block, then its median is reported.\n", len(r.blocks))
+
+	for _, prog := range []struct{ name, title string }{
+		{"tiny", "Spawn+wait of a tiny static program (no C library, exits at once)"},
+		{"true", "Spawn+wait of /bin/true (dynamically linked)"},
+	} {
+		fmt.Fprintf(w, "\n#### %s\n\n", prog.title)
+		fmt.Fprintln(w, "| method | µs/spawn | × matching C loop | × os/exec | allocs/spawn |")
+		fmt.Fprintln(w, "|---|---|---|---|---|")
+		execKey := goExec.key(prog.name)
+		for _, m := range methods {
+			k := m.key(prog.name)
+			if !r.has(k) {
+				continue
+			}
+			match := "—"
+			if m.match != "" {
+				mk := "C/" + prog.name + "/" + m.match
+				match = ratio(r.ratios(ratioOf(k, mk))) + " " + strings.TrimPrefix(mk, "C/"+prog.name+"/")
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", m.label, us(r.values(k)), match,
+				ratio(r.ratios(ratioOf(k, execKey))), r.allocs(k))
+		}
+	}
+
+	if len(r.sizes) > 0 {
+		fmt.Fprintf(w, "\n#### Parent with a large live heap (tiny program), µs/spawn\n\n")
+		head := "| method | small parent |"
+		sep := "|---|---|"
+		for _, s := range r.sizes {
+			head += " " + s + " | × small at " + s + " |"
+			sep += "---|---|"
+		}
+		fmt.Fprintln(w, head)
+		fmt.Fprintln(w, sep)
+		for _, m := range methods {
+			small := m.key("tiny")
+			if !r.has(small) {
+				continue
+			}
+			row := "| " + m.label + " | " + us(r.values(small)) + " |"
+			for _, s := range r.sizes {
+				k := m.heap(s)
+				row += " " + us(r.values(k)) + " | " + ratio(r.ratios(ratioOf(k, small))) + " |"
+			}
+			fmt.Fprintln(w, row)
+		}
+	}
+
+	if r.procs > 1 {
+		fmt.Fprintf(w, "\n#### Concurrency (tiny program): spawns/s from 1 and from %d goroutines (C: threads)\n\n", r.procs)
+		fmt.Fprintf(w, "| method | 1 | %d | gain | gain ÷ C clone3's gain |\n", r.procs)
+		fmt.Fprintln(w, "|---|---|---|---|---|")
+		cGain := r.gain(cClone3)
+		for _, m := range methods {
+			if !r.has(m.par(r.procs)) {
+				continue
+			}
+			g := r.gain(m)
+			rel := r.ratios(func(b map[string]result) (float64, bool) {
+				x, ok1 := g(b)
+				y, ok2 := cGain(b)
+				return x / y, ok1 && ok2
+			})
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", m.label, rate(r.values(m.par(1))), rate(r.values(m.par(r.procs))),
+				ratio(r.ratios(g)), ratio(rel))
+		}
+	}
+	r.goals(w)
+}
+
+// gain is spawns/s from procs goroutines over spawns/s from one.
+func (r *run) gain(m method) func(map[string]result) (float64, bool) {
+	one, n := m.par(1), m.par(r.procs)
+	return func(b map[string]result) (float64, bool) {
+		x, ok1 := b[one]
+		y, ok2 := b[n]
+		if !ok1 || !ok2 || y.ns == 0 {
+			return 0, false
+		}
+		return x.ns / y.ns, true
+	}
+}
+
+// rate formats ns/op as spawns/s.
+func rate(v []float64) string {
+	if len(v) == 0 {
+		return "—"
+	}
+	lo, hi := minmax(v)
+	return fmt.Sprintf("%.0f (%.0f–%.0f)", 1e9/median(v), 1e9/hi, 1e9/lo)
+}
+
+// goals checks the targets of the performance issue against this run.
+func (r *run) goals(w io.Writer) {
+	fmt.Fprintf(w, "\n#### Targets\n\n")
+	check := func(what string, v []float64, ok func(float64) bool) {
+		if len(v) == 0 {
+			fmt.Fprintf(w, "- n/a: %s (not measured in this run)\n", what)
+			return
+		}
+		verdict := "FAIL"
+		if ok(median(v)) {
+			verdict = "ok"
+		}
+		fmt.Fprintf(w, "- %s: %s — %s\n", verdict, what, ratio(v))
+	}
+	le := func(limit float64) func(float64) bool { return func(x float64) bool { return x <= limit } }
+	for _, m := range []method{goClone3, goPidfd} {
+		name := strings.Trim(m.label, "*")
+		check(name+", tiny: ≤ 1.05× the C "+m.match+" loop", r.ratios(ratioOf(m.key("tiny"), "C/tiny/"+m.match)), le(1.05))
+		check(name+", tiny: ≤ 0.80× os/exec", r.ratios(ratioOf(m.key("tiny"), goExec.key("tiny"))), le(0.80))
+		for _, s := range r.sizes {
+			check(name+", "+s+" heap: ≤ 1.10× the small parent", r.ratios(ratioOf(m.heap(s), m.key("tiny"))), le(1.10))
+		}
+		if r.procs > 1 {
+			g, cg := r.gain(m), r.gain(cClone3)
+			check(fmt.Sprintf("%s, %d goroutines: gain ≥ 0.95× the C clone3 loop's %d-thread gain", name, r.procs, r.procs),
+				r.ratios(func(b map[string]result) (float64, bool) {
+					x, ok1 := g(b)
+					y, ok2 := cg(b)
+					return x / y, ok1 && ok2
+				}), func(x float64) bool { return x >= 0.95 })
+		}
+		if a := r.allocs(m.key("tiny")); a != "—" {
+			n, _ := strconv.ParseFloat(a, 64)
+			e, _ := strconv.ParseFloat(r.allocs(goExec.key("tiny")), 64)
+			verdict := "ok"
+			if n > 8 || n >= e {
+				verdict = "FAIL"
+			}
+			fmt.Fprintf(w, "- %s: %s: ≤ 8 allocations per Spawn+Wait and fewer than os/exec — %s vs %s\n",
+				verdict, name, a, r.allocs(goExec.key("tiny")))
+		}
+	}
+}
+
+// svg draws µs/spawn (log scale) against heap size for each method.
+func (r *run) svg(w io.Writer) {
+	const W, H, left, right, top, bottom = 720, 420, 70, 220, 30, 50
+	xs := append([]string{"small"}, r.sizes...)
+	type series struct {
+		label string
+		pts   []float64 // µs, NaN where missing
+	}
+	var ss []series
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, m := range methods {
+		s := series{label: strings.Trim(strings.ReplaceAll(m.label, "\\|", "|"), "*")}
+		any := false
+		for i, x := range xs {
+			k := m.key("tiny")
+			if i > 0 {
+				k = m.heap(x)
+			}
+			v := median(r.values(k)) / 1e3
+			s.pts = append(s.pts, v)
+			if !math.IsNaN(v) {
+				any = true
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+		}
+		if any {
+			ss = append(ss, s)
+		}
+	}
+	if len(ss) == 0 {
+		return
+	}
+	l0, l1 := math.Floor(math.Log10(lo)), math.Ceil(math.Log10(hi))
+	if l1 == l0 {
+		l1++
+	}
+	px := func(i int) float64 {
+		if len(xs) == 1 {
+			return left
+		}
+		return left + float64(i)*float64(W-left-right)/float64(len(xs)-1)
+	}
+	py := func(v float64) float64 {
+		return top + (l1-math.Log10(v))/(l1-l0)*float64(H-top-bottom)
+	}
+	colors := []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"}
+	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", W, H)
+	fmt.Fprintf(w, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(w, `<text x="%d" y="18" font-size="14">µs per spawn+wait of a tiny static program against the parent's live heap</text>`+"\n", left)
+	for e := l0; e <= l1; e++ {
+		y := py(math.Pow(10, e))
+		fmt.Fprintf(w, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n",
+			left, y, W-right, y, left-6, y+4, num(math.Pow(10, e)))
+	}
+	for i, x := range xs {
+		fmt.Fprintf(w, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", px(i), H-bottom+18, x)
+	}
+	fmt.Fprintf(w, `<text x="%d" y="%d" text-anchor="middle">parent heap</text>`+"\n", left+(W-left-right)/2, H-12)
+	for j, s := range ss {
+		c := colors[j%len(colors)]
+		var pts []string
+		for i, v := range s.pts {
+			if !math.IsNaN(v) {
+				pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(i), py(v)))
+				fmt.Fprintf(w, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", px(i), py(v), c)
+			}
+		}
+		fmt.Fprintf(w, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", strings.Join(pts, " "), c)
+		fmt.Fprintf(w, `<text x="%d" y="%d" fill="%s">%s</text>`+"\n", W-right+12, top+16*j+10, c, s.label)
+	}
+	fmt.Fprintln(w, "</svg>")
+}
+
+func main() {
+	out := flag.String("o", "", "also write the markdown to this file")
+	svgOut := flag.String("svg", "", "write the heap chart here (needs heap sizes)")
+	header := flag.String("header", "", "a markdown file printed before the table")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: report [-o OUT.md] [-svg OUT.svg] [-header FILE] BLOCK-FILE...")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() == 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	r := &run{}
+	sizes := map[string]bool{}
+	for _, name := range flag.Args() {
+		f, err := os.Open(name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+		b := parse(f)
+		f.Close()
+		r.blocks = append(r.blocks, b)
+		for k := range b {
+			if p := strings.SplitN(k, "/", 3); len(p) == 3 && (p[0] == "BenchmarkSpawnWaitHeap" || p[0] == "CHeap") {
+				sizes[p[1]] = true
+			}
+			if i := strings.LastIndex(k, "/goroutines="); i >= 0 {
+				if n, _ := strconv.Atoi(k[i+len("/goroutines="):]); n > r.procs {
+					r.procs = n
+				}
+			}
+		}
+	}
+	for s := range sizes {
+		r.sizes = append(r.sizes, s)
+	}
+	sort.Slice(r.sizes, func(i, j int) bool { return bytesOf(r.sizes[i]) < bytesOf(r.sizes[j]) })
+
+	var sb strings.Builder
+	if *header != "" {
+		h, err := os.ReadFile(*header)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+		sb.Write(h)
+	}
+	r.write(&sb)
+	if *svgOut != "" && len(r.sizes) > 0 {
+		f, err := os.Create(*svgOut)
+		if err == nil {
+			r.svg(f)
+			err = f.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(&sb, "\nChart: %s\n", filepath.Base(*svgOut))
+	}
+	os.Stdout.WriteString(sb.String())
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(sb.String()), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+func bytesOf(s string) float64 {
+	for _, u := range []struct {
+		suffix string
+		mult   float64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if t, ok := strings.CutSuffix(s, u.suffix); ok {
+			n, _ := strconv.ParseFloat(t, 64)
+			return n * u.mult
+		}
+	}
+	n, _ := strconv.ParseFloat(s, 64)
+	return n
+}

@@ -1,0 +1,720 @@
+package spawn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Cmd is an external command being prepared or run: the os/exec.Cmd of this
+// package, with the same fields and the same contracts for Start, Wait, Run,
+// Output, CombinedOutput and the pipes, so that code written for os/exec
+// moves over by changing the import. What differs:
+//
+//   - The child is created by [Spawn] (pidfd_spawn or clone3, see [Backend]),
+//     so Process is a [*Process] on a pidfd: Wait parks in the runtime poller
+//     and holds no OS thread, and signals never reach a recycled pid.
+//   - Attr carries what os/exec has no field for: Cgroup, Setsid, AutoKill,
+//     NoNewPrivs, Rlimits, Backend, … (SysProcAttr has no counterpart).
+//   - Every descriptor other than Stdin, Stdout, Stderr and ExtraFiles is
+//     closed in the child, close-on-exec or not (unless Attr.InheritFDs).
+//   - [Cmd.Wait] releases the pidfd once it has reaped the child.
+//
+// RLIMIT_NOFILE: Go raises its own soft limit at start-up (to hard-1) and
+// os/exec gives its children the original back. Cmd does the same: unless
+// Attr already sets RLIMIT_NOFILE or forces the PidfdSpawn backend
+// (posix_spawn cannot set limits), a Cmd child gets the limit an os/exec
+// child would get, which routes it to the Clone3 backend when that limit
+// differs from this process's. The runtime keeps the original privately, so
+// when the limit shows the runtime's mark (soft = hard-1), Cmd learns it once
+// from the runtime itself: it starts a child as os/exec does, traced, so that
+// it stops before the program runs, reads that child's limit and kills it.
+// Where ptrace is denied, Cmd children inherit the raised limit; the
+// RLIMIT_NOFILE line of [Probe] says which case holds.
+//
+// A Cmd cannot be reused after Start, Run, Output or CombinedOutput.
+type Cmd struct {
+	// Path is the program to run. It is used as given (as by Spawn, not
+	// SpawnP): a relative path is taken relative to Dir. Command fills it
+	// in with exec.LookPath's result.
+	Path string
+
+	// Args holds the command-line arguments, the program's name first
+	// (Args[0]). Empty: Path alone.
+	Args []string
+
+	// Env is the child's environment, "KEY=value" entries. nil: the
+	// parent's environment, with PWD set to Dir when Dir is set. Where a
+	// key appears more than once the last value wins.
+	Env []string
+
+	// Dir is the child's working directory; empty: the parent's.
+	Dir string
+
+	// Stdin is the child's standard input. nil reads from the null device;
+	// an *os.File is given to the child as it is; any other Reader is copied
+	// into a pipe by a goroutine that Wait waits for (see WaitDelay).
+	Stdin io.Reader
+
+	// Stdout and Stderr are the child's standard output and error. nil
+	// writes to the null device; an *os.File is given to the child as it
+	// is; any other Writer is fed from a pipe by a goroutine. When both
+	// are the same Writer (==), the child gets one pipe for both, and at
+	// most one goroutine writes to it.
+	Stdout io.Writer
+	Stderr io.Writer
+
+	// ExtraFiles are given to the child as descriptors 3, 4, …; a nil entry
+	// leaves that descriptor closed.
+	ExtraFiles []*os.File
+
+	// Attr holds the rest of the child's attributes. Cmd copies it and
+	// sets Env, Dir and Files from its own fields (so Attr.Env, Attr.Dir
+	// and Attr.Files are ignored). nil: the defaults of Spawn.
+	Attr *Attr
+
+	// Cancel, for a Cmd from CommandContext, is called when the context is
+	// done before the child has exited; CommandContext sets it to kill the
+	// child. If it returns nil (or any error other than one matching
+	// os.ErrProcessDone) and the child then exits with status 0, Wait
+	// returns the context's error (or the wrapped error of Cancel) instead
+	// of nil. Setting Cancel on a Cmd not made by CommandContext makes Start
+	// fail.
+	Cancel func() error
+
+	// WaitDelay bounds the time Wait spends after the child has exited (or,
+	// with a context, after the context is done and Cancel was called): when
+	// it has passed, a child still running is killed, and the parent's ends
+	// of the pipes are closed, so that a grandchild that inherited them
+	// cannot keep Wait from returning. Wait then reports exec.ErrWaitDelay
+	// if nothing worse happened. Zero: no bound, Wait waits for the pipes
+	// to reach end of file.
+	WaitDelay time.Duration
+
+	// Process is the child, once started.
+	Process *Process
+
+	// ProcessState is the child's exit status, once Wait has reaped it.
+	ProcessState *State
+
+	// Err is an error found while the Cmd was built, such as a failed PATH
+	// lookup in Command (it matches exec.ErrNotFound then). Start returns it
+	// and starts nothing.
+	Err error
+
+	ctx     context.Context
+	started bool
+	waited  bool
+
+	childFiles  []*os.File  // descriptors only the child needs: closed once it has them
+	parentFiles []io.Closer // this side of the pipes: closed by Wait, or by WaitDelay
+	copiers     []func() error
+
+	copyDone chan struct{} // closed when every copier has returned
+	copyErr  error         // the first copier error, set before copyDone closes
+	watch    chan watchResult
+}
+
+// watchResult is what the context watcher hands to Wait.
+type watchResult struct {
+	err     error     // from Cancel or Kill, or exec.ErrWaitDelay
+	closeAt time.Time // when WaitDelay expires for the pipes; zero: counted from the exit
+	forced  bool      // the watcher closed the pipes already
+}
+
+// Command returns a Cmd that runs the program name with the arguments arg.
+// It sets only Path, Args and, on a failed lookup, Err.
+//
+// A name without a slash is looked up in PATH with exec.LookPath, as
+// os/exec does; a failure is stored in Err (it matches exec.ErrNotFound, or
+// exec.ErrDot for a program found relative to the current directory) and
+// returned by Start.
+func Command(name string, arg ...string) *Cmd {
+	c := &Cmd{Path: name, Args: append([]string{name}, arg...)}
+	if name != "" && !strings.Contains(name, "/") {
+		lp, err := exec.LookPath(name)
+		if lp != "" {
+			c.Path = lp
+		}
+		if err != nil {
+			c.Err = err
+		}
+	}
+	return c
+}
+
+// CommandContext is Command with a context: when ctx is done before the
+// child exits, Cancel is called (by default it kills the child) and WaitDelay
+// starts to run. A ctx already done makes Start fail with ctx.Err(). It
+// panics if ctx is nil.
+func CommandContext(ctx context.Context, name string, arg ...string) *Cmd {
+	if ctx == nil {
+		panic("spawn: CommandContext with a nil Context")
+	}
+	c := Command(name, arg...)
+	c.ctx = ctx
+	c.Cancel = func() error { return c.Process.Kill() }
+	return c
+}
+
+// String returns a human-readable description of c: Path and the arguments
+// after Args[0], or Args alone when the lookup of the program failed. It is
+// for logs, not for a shell.
+func (c *Cmd) String() string {
+	if c.Err != nil || c.Path == "" {
+		return strings.Join(c.Args, " ")
+	}
+	var b strings.Builder
+	b.WriteString(c.Path)
+	if len(c.Args) > 1 {
+		for _, a := range c.Args[1:] {
+			b.WriteByte(' ')
+			b.WriteString(a)
+		}
+	}
+	return b.String()
+}
+
+// Environ returns a copy of the environment the child would get as c is
+// now configured: Env, or the parent's environment plus PWD=Dir, with
+// repeated keys reduced to their last value.
+func (c *Cmd) Environ() []string {
+	env, _ := c.environ()
+	return env
+}
+
+func (c *Cmd) environ() ([]string, error) {
+	env := c.Env
+	var err error
+	if env == nil {
+		env = os.Environ()
+		if c.Dir != "" {
+			// PWD is the shell's idea of the working directory: keep it
+			// true for the child. Only when Env is nil, as os/exec does,
+			// so that an explicit PWD is never overridden.
+			var dir string
+			if dir, err = filepath.Abs(c.Dir); err == nil {
+				env = append(env, "PWD="+dir)
+			}
+		}
+	}
+	return dedupEnv(env), err
+}
+
+// dedupEnv returns env with each key once, holding its last value at the
+// place of that last occurrence.
+func dedupEnv(env []string) []string {
+	last := make(map[string]int, len(env))
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		last[k] = i
+	}
+	out := make([]string, 0, len(last))
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if last[k] == i {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// Run starts the command and waits for it: Start, then Wait. A child that
+// exits with a status other than 0 is an [*ExitError].
+func (c *Cmd) Run() error {
+	if err := c.Start(); err != nil {
+		return err
+	}
+	return c.Wait()
+}
+
+// Start starts the command without waiting for it. After a successful
+// Start, [Cmd.Wait] must be called: it reaps the child, finishes the
+// copying goroutines and releases the descriptors. Start may be called once;
+// a second call fails, whether or not the first succeeded.
+func (c *Cmd) Start() error {
+	if c.started {
+		return errors.New("spawn: already started")
+	}
+	c.started = true
+	if err := c.start(); err != nil {
+		closeAll(c.childFiles)
+		c.childFiles = nil
+		c.closeParent()
+		return err
+	}
+	return nil
+}
+
+func (c *Cmd) start() error {
+	if c.Path == "" && c.Err == nil {
+		c.Err = errors.New("spawn: no command")
+	}
+	if c.Err != nil {
+		return c.Err
+	}
+	if c.Cancel != nil && c.ctx == nil {
+		return errors.New("spawn: Cmd.Cancel is set on a Cmd not made by CommandContext")
+	}
+	if c.ctx != nil {
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	env, err := c.environ()
+	if err != nil {
+		return err
+	}
+
+	stdin, err := c.stdin()
+	if err != nil {
+		return err
+	}
+	stdout, err := c.output(c.Stdout)
+	if err != nil {
+		return err
+	}
+	stderr := stdout
+	if !sameWriter(c.Stderr, c.Stdout) {
+		if stderr, err = c.output(c.Stderr); err != nil {
+			return err
+		}
+	}
+
+	var attr Attr
+	if c.Attr != nil {
+		attr = *c.Attr
+	}
+	attr.Env = env
+	attr.Dir = c.Dir
+	attr.Files = append([]*os.File{stdin, stdout, stderr}, c.ExtraFiles...)
+	if rl, ok := nofileForCmd(&attr); ok {
+		attr.Rlimits = append(attr.Rlimits[:len(attr.Rlimits):len(attr.Rlimits)], rl)
+	}
+	argv := c.Args
+	if len(argv) == 0 {
+		argv = []string{c.Path}
+	}
+	p, err := Spawn(c.Path, argv, &attr)
+	if err != nil {
+		return err
+	}
+	c.Process = p
+	closeAll(c.childFiles)
+	c.childFiles = nil
+
+	if len(c.copiers) > 0 {
+		c.copyDone = make(chan struct{})
+		errs := make([]error, len(c.copiers))
+		var wg sync.WaitGroup
+		for i, copier := range c.copiers {
+			wg.Go(func() { errs[i] = copier() })
+		}
+		go func() {
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					c.copyErr = err
+					break
+				}
+			}
+			close(c.copyDone)
+		}()
+	}
+	if c.ctx != nil && c.ctx.Done() != nil && (c.Cancel != nil || c.WaitDelay > 0) {
+		c.watch = make(chan watchResult)
+		go c.watchContext()
+	}
+	return nil
+}
+
+// stdin returns the child's descriptor 0.
+func (c *Cmd) stdin() (*os.File, error) {
+	switch r := c.Stdin.(type) {
+	case nil:
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, err
+		}
+		c.childFiles = append(c.childFiles, f)
+		return f, nil
+	case *os.File:
+		return r, nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	c.childFiles = append(c.childFiles, pr)
+	c.parentFiles = append(c.parentFiles, pw)
+	src := c.Stdin
+	c.copiers = append(c.copiers, func() error {
+		_, err := io.Copy(pw, src)
+		if isWriteEPIPE(err) {
+			err = nil // the child stopped reading: its business, as with os/exec
+		}
+		if cerr := pw.Close(); err == nil && !errors.Is(cerr, os.ErrClosed) {
+			err = cerr
+		}
+		return err
+	})
+	return pr, nil
+}
+
+// isWriteEPIPE reports a write into a pipe whose reader has gone.
+func isWriteEPIPE(err error) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe) && pe.Op == "write" && errors.Is(pe.Err, syscall.EPIPE)
+}
+
+// output returns the child's descriptor for w (Stdout or Stderr).
+func (c *Cmd) output(w io.Writer) (*os.File, error) {
+	switch w := w.(type) {
+	case nil:
+		f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		c.childFiles = append(c.childFiles, f)
+		return f, nil
+	case *os.File:
+		return w, nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	c.childFiles = append(c.childFiles, pw)
+	c.parentFiles = append(c.parentFiles, pr)
+	c.copiers = append(c.copiers, func() error {
+		_, err := io.Copy(w, pr)
+		pr.Close()
+		return err
+	})
+	return pw, nil
+}
+
+// sameWriter reports a == b; interfaces holding uncomparable values are
+// different.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
+// closeParent closes this side of the pipes; the copiers then return.
+func (c *Cmd) closeParent() {
+	for _, f := range c.parentFiles {
+		f.Close()
+	}
+}
+
+// watchContext runs while the child does, for a Cmd with a context: when the
+// context is done first it calls Cancel and, after WaitDelay, kills the
+// child and closes the pipes. It hands its result to Wait.
+func (c *Cmd) watchContext() {
+	select {
+	case c.watch <- watchResult{}: // Wait got there first: the child exited
+		return
+	case <-c.ctx.Done():
+	}
+	var err error
+	if c.Cancel != nil {
+		switch cerr := c.Cancel(); {
+		case cerr == nil:
+			err = c.ctx.Err()
+		case errors.Is(cerr, os.ErrProcessDone):
+			// It had exited already; Wait has not seen it yet.
+		default:
+			err = fmt.Errorf("spawn: Cmd.Cancel: %w", cerr)
+		}
+	}
+	if c.WaitDelay <= 0 {
+		c.watch <- watchResult{err: err}
+		return
+	}
+	closeAt := time.Now().Add(c.WaitDelay)
+	timer := time.NewTimer(c.WaitDelay)
+	defer timer.Stop()
+	select {
+	case c.watch <- watchResult{err: err, closeAt: closeAt}:
+		return
+	case <-timer.C:
+	}
+	// WaitDelay has passed and the child still runs.
+	if kerr := c.Process.Kill(); kerr != nil && !errors.Is(kerr, os.ErrProcessDone) && err == nil {
+		err = fmt.Errorf("spawn: killing Cmd: %w", kerr)
+	}
+	forced := false
+	if c.copyDone != nil {
+		select {
+		case <-c.copyDone:
+		default:
+			// A grandchild may hold the pipes: close our ends now, after the
+			// kill, so that the child dies of SIGKILL and not of SIGPIPE.
+			c.closeParent()
+			<-c.copyDone
+			forced = true
+			if err == nil {
+				err = exec.ErrWaitDelay
+			}
+		}
+	}
+	c.watch <- watchResult{err: err, forced: forced}
+}
+
+// Wait waits for the command started by Start to exit, then for the copying
+// of Stdin, Stdout and Stderr to finish (bounded by WaitDelay), closes the
+// pipes and releases the pidfd. It waits on the pidfd in the runtime poller.
+//
+// A child that exits with a status other than 0 is an [*ExitError]. Other
+// errors, in order of precedence: the wait itself, the context (see Cancel),
+// exec.ErrWaitDelay, and a failed copy. Wait may be called once.
+func (c *Cmd) Wait() error {
+	if c.Process == nil {
+		return errors.New("spawn: not started")
+	}
+	if c.waited {
+		return errors.New("spawn: Wait was already called")
+	}
+	c.waited = true
+
+	state, err := c.Process.Wait()
+	if err == nil && !state.Success() {
+		err = &ExitError{State: state}
+	}
+	c.ProcessState = state
+
+	var w watchResult
+	if c.watch != nil {
+		w = <-c.watch
+		if err == nil {
+			err = w.err
+		}
+	}
+	if cerr := c.awaitCopies(w); err == nil {
+		err = cerr
+	}
+	c.closeParent()
+	c.Process.Release() // ErrReleased if the caller released it: nothing to do
+	return err
+}
+
+// awaitCopies waits for the copiers, at most until WaitDelay has passed.
+func (c *Cmd) awaitCopies(w watchResult) error {
+	if c.copyDone == nil {
+		return nil
+	}
+	if w.forced {
+		<-c.copyDone
+		return nil // reported by the watcher
+	}
+	select {
+	case <-c.copyDone:
+		return c.copyErr
+	default:
+	}
+	if c.WaitDelay <= 0 {
+		<-c.copyDone
+		return c.copyErr
+	}
+	closeAt := w.closeAt
+	if closeAt.IsZero() {
+		closeAt = time.Now().Add(c.WaitDelay)
+	}
+	timer := time.NewTimer(time.Until(closeAt))
+	defer timer.Stop()
+	select {
+	case <-c.copyDone:
+		return c.copyErr
+	case <-timer.C:
+		c.closeParent()
+		<-c.copyDone
+		return exec.ErrWaitDelay // whatever the copiers said came from the closing
+	}
+}
+
+// Output runs the command and returns its standard output. Stdout must be
+// nil. When Stderr is nil too, the child's standard error is kept (its first
+// and last 32 KiB) in the Stderr field of the [*ExitError] Output returns for
+// a failed run.
+func (c *Cmd) Output() ([]byte, error) {
+	if c.Stdout != nil {
+		return nil, errors.New("spawn: Stdout already set")
+	}
+	var stdout bytes.Buffer
+	c.Stdout = &stdout
+	var stderr *headTail
+	if c.Stderr == nil {
+		stderr = &headTail{max: 32 << 10}
+		c.Stderr = stderr
+	}
+	err := c.Run()
+	var ee *ExitError
+	if stderr != nil && errors.As(err, &ee) {
+		ee.Stderr = stderr.Bytes()
+	}
+	return stdout.Bytes(), err
+}
+
+// CombinedOutput runs the command and returns its standard output and
+// standard error together, as one pipe received them. Stdout and Stderr
+// must be nil.
+func (c *Cmd) CombinedOutput() ([]byte, error) {
+	if c.Stdout != nil {
+		return nil, errors.New("spawn: Stdout already set")
+	}
+	if c.Stderr != nil {
+		return nil, errors.New("spawn: Stderr already set")
+	}
+	var b bytes.Buffer
+	c.Stdout = &b
+	c.Stderr = &b
+	err := c.Run()
+	return b.Bytes(), err
+}
+
+// StdinPipe returns a pipe connected to the child's standard input. Wait
+// closes it once the child has exited; closing it earlier (Close may be
+// called more than once) gives the child end of file, which many programs
+// need before they exit.
+func (c *Cmd) StdinPipe() (io.WriteCloser, error) {
+	if c.Stdin != nil {
+		return nil, errors.New("spawn: Stdin already set")
+	}
+	if c.started {
+		return nil, errors.New("spawn: StdinPipe after the process started")
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	c.Stdin = pr
+	c.childFiles = append(c.childFiles, pr)
+	w := &onceCloser{File: pw}
+	c.parentFiles = append(c.parentFiles, w)
+	return w, nil
+}
+
+// StdoutPipe returns a pipe connected to the child's standard output. Wait
+// closes it once the child has exited, so read everything before calling
+// Wait (and do not use Run together with it).
+func (c *Cmd) StdoutPipe() (io.ReadCloser, error) {
+	if c.Stdout != nil {
+		return nil, errors.New("spawn: Stdout already set")
+	}
+	if c.started {
+		return nil, errors.New("spawn: StdoutPipe after the process started")
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	c.Stdout = pw
+	c.childFiles = append(c.childFiles, pw)
+	c.parentFiles = append(c.parentFiles, pr)
+	return pr, nil
+}
+
+// StderrPipe returns a pipe connected to the child's standard error, with
+// the rules of [Cmd.StdoutPipe].
+func (c *Cmd) StderrPipe() (io.ReadCloser, error) {
+	if c.Stderr != nil {
+		return nil, errors.New("spawn: Stderr already set")
+	}
+	if c.started {
+		return nil, errors.New("spawn: StderrPipe after the process started")
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	c.Stderr = pw
+	c.childFiles = append(c.childFiles, pw)
+	c.parentFiles = append(c.parentFiles, pr)
+	return pr, nil
+}
+
+// onceCloser is a pipe end that may be closed more than once: the first
+// Close closes it, later ones return the first one's result.
+type onceCloser struct {
+	*os.File
+	once sync.Once
+	err  error
+}
+
+func (w *onceCloser) Close() error {
+	w.once.Do(func() { w.err = w.File.Close() })
+	return w.err
+}
+
+// ExitError reports a child that ran and did not exit with status 0
+// (including one killed by a signal). The embedded [*State] gives the
+// details: ExitCode (-1 after a signal), Signal, SysUsage, …
+type ExitError struct {
+	*State
+
+	// Stderr holds the child's standard error when Cmd.Output captured
+	// it (Cmd.Stderr was nil): the first and last 32 KiB, with a note of
+	// how much was left out between them.
+	Stderr []byte
+}
+
+// Error returns the exit status as os/exec words it: "exit status 1",
+// "signal: killed".
+func (e *ExitError) Error() string { return e.State.String() }
+
+// headTail keeps the first and the last max bytes written to it.
+type headTail struct {
+	max     int
+	head    []byte
+	tail    []byte
+	dropped int64
+}
+
+func (h *headTail) Write(p []byte) (int, error) {
+	n := len(p)
+	if room := h.max - len(h.head); room > 0 {
+		k := min(room, len(p))
+		h.head = append(h.head, p[:k]...)
+		p = p[k:]
+	}
+	if len(p) >= h.max {
+		h.dropped += int64(len(h.tail) + len(p) - h.max)
+		h.tail = append(h.tail[:0], p[len(p)-h.max:]...)
+		return n, nil
+	}
+	h.tail = append(h.tail, p...)
+	if over := len(h.tail) - h.max; over > 0 {
+		h.dropped += int64(over)
+		h.tail = h.tail[:copy(h.tail, h.tail[over:])]
+	}
+	return n, nil
+}
+
+// Bytes returns what was kept, with a note of what was not.
+func (h *headTail) Bytes() []byte {
+	out := append([]byte{}, h.head...)
+	if h.dropped > 0 {
+		out = fmt.Appendf(out, "\n... omitting %d bytes ...\n", h.dropped)
+	}
+	return append(out, h.tail...)
+}
