@@ -18,3 +18,7 @@ func lifecycleSupported(attr *Attr) error {
 	}
 	return nil
 }
+
+func probeAutoReap() error { return availableClone3() }
+func probeNNP() error      { return availableClone3() }
+func probeAutoKill() error { return availableClone3() }

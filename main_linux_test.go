@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,7 +56,10 @@ var testExe, testExePrefix = func() (string, []string) {
 
 // helperArgv returns the path, argv and environment that run helper name.
 func helperArgv(name string, args ...string) (string, []string, []string) {
-	env := append(os.Environ(), "SPAWN_HELPER="+name)
+	// Drop an inherited SPAWN_HELPER (a helper starting a helper): getenv
+	// takes the first.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "SPAWN_HELPER=") })
+	env = append(env, "SPAWN_HELPER="+name)
 	argv := []string{"spawn-helper"}
 	if len(testExePrefix) > 0 {
 		argv = append([]string{}, testExePrefix...)
