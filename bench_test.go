@@ -32,6 +32,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -165,12 +166,27 @@ func benchEach(b *testing.B, body func(b *testing.B, m benchMethod, path string,
 // serialLoop spawns and waits in the benchmark's goroutine.
 func serialLoop(b *testing.B, m benchMethod, path string, argv []string) {
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if err := m.run(path, argv); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportRates(b, cpu0)
+}
+
+// reportRates adds spawns/s and the CPU time this process (all its threads,
+// not the children) spent per spawn since cpu0.
+func reportRates(b *testing.B, cpu0 time.Duration) {
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "spawns/s")
+}
+
+// cpuTime is the user and system time of this process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkSpawnWait is one spawn+wait at a time from a small parent.
@@ -242,6 +258,7 @@ func BenchmarkSpawnWaitParallel(b *testing.B) {
 		b.Run("goroutines="+strconv.Itoa(runtime.GOMAXPROCS(0)), func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(1)
+			cpu0 := cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if err := m.run(path, argv); err != nil {
@@ -250,7 +267,7 @@ func BenchmarkSpawnWaitParallel(b *testing.B) {
 					}
 				}
 			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "spawns/s")
+			reportRates(b, cpu0)
 		})
 	})
 }

@@ -229,7 +229,12 @@ func init() {
 		}
 		// And at the limit again, probes done: the spawn's own fork or
 		// clone fails.
-		return atLimit("probed backend")
+		code := atLimit("probed backend")
+		// Room again before exit: under -asan, LeakSanitizer starts a
+		// thread at exit and dies (exit 1) if it cannot.
+		lim.Cur = lim.Max
+		unix.Setrlimit(unix.RLIMIT_NPROC, &lim)
+		return code
 	})
 }
 
@@ -313,11 +318,11 @@ func enableController(t *testing.T, cg *Cgroup) (string, bool) {
 	if ctrl == "" {
 		root, err := Cgroup2Root()
 		if err != nil || filepath.Dir(cg.Path()) != root {
-			t.Skipf("no controller can be enabled in %s (its parent passes none down)", cg.Path())
+			t.Skipf("EBUSY needs a cgroup v2 controller enabled for %s, and its parent passes none down", cg.Path())
 		}
 		rc, err := OpenCgroup(root)
 		if err != nil {
-			t.Skipf("cgroup2 root: %v", err)
+			t.Skipf("EBUSY needs the cgroup v2 root to enable a controller: %v", err)
 		}
 		defer rc.Close()
 		ctrl = pick(cgroupFile(t, rc, "cgroup.controllers"))
@@ -375,7 +380,7 @@ func TestFaultCgroupBusy(t *testing.T) {
 		t.Logf("controller %s enabled: %v", ctrl, err)
 		is.True(noChild()) // nothing left, not even for a fork that moved itself
 		procs, err := cg.Procs()
-		is.NoErr(err)
+		is.NoErr(err)           // a plain directory to open
 		is.Equal(len(procs), 0) // and nothing entered the cgroup
 	})
 }
@@ -411,7 +416,7 @@ func TestFaultDirIsFile(t *testing.T) {
 		is := is.New(t)
 		noLeaks(t)
 		file := filepath.Join(t.TempDir(), "file")
-		is.NoErr(os.WriteFile(file, nil, 0o644))
+		is.NoErr(os.WriteFile(file, nil, 0o644)) // a regular file to use as Dir
 		p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Dir: file})
 		is.True(p == nil)                        // no child
 		is.True(errors.Is(err, syscall.ENOTDIR)) // ENOTDIR
@@ -437,15 +442,15 @@ func TestFaultReleaseThenUse(t *testing.T) {
 		is.NoErr(err) // another process, which p must never reach
 		defer func() { victim.Kill(); victim.Wait(); victim.Release() }()
 		pid, fd := p.Pid(), p.Fd()
-		is.NoErr(p.Release())
-		is.Equal(p.Fd(), -1) // released: no descriptor
+		is.NoErr(p.Release()) // the first Release succeeds
+		is.Equal(p.Fd(), -1)  // released: no descriptor
 
 		// Put a pidfd of the victim on the descriptor number p had.
 		var extra []int
 		same := false
 		for i := 0; i < 64 && !same; i++ {
 			nfd, err := unix.PidfdOpen(victim.Pid(), 0)
-			is.NoErr(err)
+			is.NoErr(err) // pidfd_open of a live process
 			extra = append(extra, nfd)
 			same = nfd == fd
 		}
@@ -473,7 +478,7 @@ func TestFaultReleaseThenUse(t *testing.T) {
 		q, err := OpenProcess(pid)
 		is.NoErr(err)         // a fresh handle
 		is.NoErr(q.Signal(0)) // alive: Release never signals
-		is.NoErr(q.Kill())
+		is.NoErr(q.Kill())    // our own child, through the new handle
 		st, err := q.Wait()
 		is.NoErr(err)                          // reaped through the new handle
 		is.Equal(st.Signal(), syscall.SIGKILL) // killed by us just now
@@ -481,10 +486,10 @@ func TestFaultReleaseThenUse(t *testing.T) {
 
 		// Released after Wait: the process is known to be done.
 		r, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b})
-		is.NoErr(err)
+		is.NoErr(err) // /bin/true starts
 		_, err = r.Wait()
-		is.NoErr(err)
-		is.NoErr(r.Release())
+		is.NoErr(err)                                                    // and is reaped
+		is.NoErr(r.Release())                                            // Release after Wait
 		is.True(errors.Is(r.Signal(syscall.SIGKILL), os.ErrProcessDone)) // reaped and released: done
 		_, err = r.Info()
 		is.True(errors.Is(err, ErrReleased)) // no descriptor to ask

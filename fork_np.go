@@ -30,6 +30,7 @@
 package spawn
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -157,7 +158,7 @@ func forkSetup(args *ForkArgs, attrCgroup int) (forkConf, error) {
 	switch {
 	case fc.flags&ForkCgroup != 0:
 		if attrCgroup >= 0 && attrCgroup != args.Cgroup {
-			return fc, os.NewSyscallError("fork_np: Attr.Cgroup and ForkArgs.Cgroup differ", syscall.EINVAL)
+			return fc, fmt.Errorf("spawn: Attr.Cgroup and ForkArgs.Cgroup name different descriptors: %w", syscall.EINVAL)
 		}
 		fc.cgroup = args.Cgroup
 	case attrCgroup >= 0:
@@ -166,7 +167,7 @@ func forkSetup(args *ForkArgs, attrCgroup int) (forkConf, error) {
 	}
 	if fc.cgroup >= 0 {
 		if _, err := unix.FcntlInt(uintptr(fc.cgroup), unix.F_GETFD, 0); err != nil {
-			return fc, os.NewSyscallError("fork_np: cgroup descriptor "+strconv.Itoa(fc.cgroup), err)
+			return fc, fmt.Errorf("spawn: fork_np: cgroup descriptor %d: %w", fc.cgroup, err)
 		}
 	}
 	if fc.flags&ForkExitSignal != 0 {

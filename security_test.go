@@ -75,13 +75,17 @@ func TestSecurityDescriptorsNotInherited(t *testing.T) {
 		is := is.New(t)
 		noLeaks(t)
 		plain, err := unix.Open("/dev/null", unix.O_RDONLY, 0) // not close-on-exec
-		is.NoErr(err)
+		is.NoErr(err)                                          // a descriptor without O_CLOEXEC
 		defer unix.Close(plain)
-		cloexec, err := unix.Open("/dev/zero", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		is.NoErr(err)
-		defer unix.Close(cloexec)
+		// One owner per descriptor: z closes it (an *os.File closes its
+		// descriptor when collected, so a raw close as well would be a
+		// double close, hitting whatever reused the number meanwhile).
+		z, err := os.Open("/dev/zero") // close-on-exec, as Go opens everything
+		is.NoErr(err)                  // a close-on-exec descriptor
+		defer z.Close()
+		cloexec := int(z.Fd())
 		self, err := unix.PidfdOpen(os.Getpid(), 0) // a pidfd of the parent
-		is.NoErr(err)
+		is.NoErr(err)                               // a pidfd of ourselves
 		defer unix.Close(self)
 		ours := openFds()
 
@@ -98,7 +102,6 @@ func TestSecurityDescriptorsNotInherited(t *testing.T) {
 		is.Equal(fds[self], "")             // nor the parent's pidfd
 		is.Equal(fdKeys(fds), fdKeys(want)) // exactly the parent's descriptors that are not close-on-exec: nothing of the spawn's own
 
-		z := os.NewFile(uintptr(cloexec), "/dev/zero")
 		fds = sleeperFds(t, sleeper(t, b, Attr{Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, z}}))
 		is.Equal(fdKeys(fds), []int{0, 1, 2, 3}) // Files: exactly what it lays out
 		is.Equal(fds[3], "/dev/zero")            // a close-on-exec descriptor, passed on purpose
@@ -114,7 +117,7 @@ func TestSecurityNoPidfdsInChildren(t *testing.T) {
 		noLeaks(t)
 		sib := sleeper(t, b, Attr{})
 		flags, err := unix.FcntlInt(uintptr(sib.Fd()), unix.F_GETFD, 0)
-		is.NoErr(err)
+		is.NoErr(err)                       // the sibling's pidfd is open
 		is.True(flags&unix.FD_CLOEXEC != 0) // the sibling's pidfd is close-on-exec
 		for _, attr := range []Attr{{}, {InheritFDs: true}} {
 			for fd, target := range sleeperFds(t, sleeper(t, b, attr)) {
@@ -136,17 +139,17 @@ func TestSecurityNoNewPrivs(t *testing.T) {
 			return
 		}
 		parent := procStatus(t, os.Getpid(), "NoNewPrivs")
-		is.Equal(procStatus(t, sleeper(t, b, Attr{}).Pid(), "NoNewPrivs"), parent) // default: as the parent's
-		is.Equal(procStatus(t, sleeper(t, b, Attr{NoNewPrivs: true}).Pid(), "NoNewPrivs"), "1")
+		is.Equal(procStatus(t, sleeper(t, b, Attr{}).Pid(), "NoNewPrivs"), parent)              // default: as the parent's
+		is.Equal(procStatus(t, sleeper(t, b, Attr{NoNewPrivs: true}).Pid(), "NoNewPrivs"), "1") // with NoNewPrivs: set in the child
 
 		// And for everything the child starts.
 		r, w, err := os.Pipe()
-		is.NoErr(err)
+		is.NoErr(err) // a pipe for the grandchild's report
 		defer r.Close()
 		p, err := Spawn("/bin/sh", []string{"sh", "-c", "grep NoNewPrivs /proc/self/status"},
 			&Attr{Backend: b, NoNewPrivs: true, Files: []*os.File{nil, w, os.Stderr}})
 		w.Close()
-		is.NoErr(err)
+		is.NoErr(err) // sh starts with no_new_privs
 		out, _ := io.ReadAll(r)
 		mustWait(t, p)
 		is.Equal(strings.Fields(string(out)), []string{"NoNewPrivs:", "1"}) // a grandchild has it too

@@ -2,7 +2,10 @@
 // over, by the ways a C program creates children. Each run prints one line in
 // the format of a Go benchmark, so that ci/bench/report reads both alike:
 //
-//	NAME  ITERATIONS  NS ns/op
+//	NAME  ITERATIONS  NS ns/op  CPU cpu-ns/op
+//
+// (cpu-ns/op: this process's own user+system time per spawn, children not
+// included.)
 //
 // Usage: loops MODE PROGRAM [-name NAME] [-t THREADS] [-d SECONDS] [-heap MiB]
 //
@@ -10,8 +13,10 @@
 //
 //	vfork        vfork, execve; waitpid
 //	clone3       raw clone3(CLONE_PIDFD|CLONE_VM|CLONE_VFORK|CLONE_CLEAR_SIGHAND)
-//	             with a stack of its own, all signals blocked around it;
-//	             waitid(P_PIDFD); close. What the Clone3 backend does.
+//	             with a stack of its own, all signals blocked around it; the
+//	             child runs close_range(3, ~0U, 0), an empty rt_sigprocmask
+//	             and execve; waitid(P_PIDFD); close. What the Clone3 backend
+//	             does for a nil Attr.
 //	posix_spawn  posix_spawn with no attributes; waitpid
 //	pidfd_spawn  pidfd_spawn (glibc >= 2.39, looked up with dlvsym) with the
 //	             attributes the PidfdSpawn backend gives a nil Attr (an empty
@@ -35,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -93,18 +99,33 @@ static void wait_pidfd(int pidfd) {
 	close(pidfd);
 }
 
-// raw_clone3_exec is clone3 whose child, on its own stack, runs execve and,
-// should that fail, exit_group(127). It returns the child's pid or -errno.
+// raw_clone3_exec is clone3 whose child, on its own stack, runs
+// close_range(3, ~0U, 0), rt_sigprocmask(SIG_SETMASK, &0, NULL, 8) and execve
+// and, should that fail, exit_group(127). It returns the child's pid or -errno.
+static const uint64_t empty_mask = 0;
+
 static long raw_clone3_exec(struct loop_clone_args *ca, const char *path, char *const *argv, char *const *envp) {
 #if defined(__x86_64__)
 	register const char *r12 __asm__("r12") = path;
 	register char *const *r13 __asm__("r13") = argv;
 	register char *const *r14 __asm__("r14") = envp;
+	register const uint64_t *r15 __asm__("r15") = &empty_mask;
 	long ret;
 	__asm__ volatile(
 		"syscall\n\t"
 		"test %%rax, %%rax\n\t"
 		"jnz 1f\n\t"
+		"mov $3, %%edi\n\t"
+		"mov $0xffffffff, %%esi\n\t"
+		"xor %%edx, %%edx\n\t"
+		"mov $436, %%eax\n\t" // close_range
+		"syscall\n\t"
+		"mov $2, %%edi\n\t" // SIG_SETMASK
+		"mov %%r15, %%rsi\n\t"
+		"xor %%edx, %%edx\n\t"
+		"mov $8, %%r10d\n\t"
+		"mov $14, %%eax\n\t" // rt_sigprocmask
+		"syscall\n\t"
 		"mov %%r12, %%rdi\n\t"
 		"mov %%r13, %%rsi\n\t"
 		"mov %%r14, %%rdx\n\t"
@@ -115,8 +136,8 @@ static long raw_clone3_exec(struct loop_clone_args *ca, const char *path, char *
 		"syscall\n\t"
 		"1:\n\t"
 		: "=a"(ret)
-		: "a"((long)SYS_clone3), "D"(ca), "S"(sizeof *ca), "r"(r12), "r"(r13), "r"(r14)
-		: "rcx", "r11", "rdx", "memory");
+		: "a"((long)SYS_clone3), "D"(ca), "S"(sizeof *ca), "r"(r12), "r"(r13), "r"(r14), "r"(r15)
+		: "rcx", "r11", "rdx", "r10", "memory");
 	return ret;
 #elif defined(__aarch64__)
 	register long x0 __asm__("x0") = (long)ca;
@@ -125,9 +146,21 @@ static long raw_clone3_exec(struct loop_clone_args *ca, const char *path, char *
 	register const char *x19 __asm__("x19") = path;
 	register char *const *x20 __asm__("x20") = argv;
 	register char *const *x21 __asm__("x21") = envp;
+	register const uint64_t *x22 __asm__("x22") = &empty_mask;
 	__asm__ volatile(
 		"svc #0\n\t"
 		"cbnz x0, 1f\n\t"
+		"mov x0, #3\n\t"
+		"mov x1, #0xffffffff\n\t"
+		"mov x2, #0\n\t"
+		"mov x8, #436\n\t" // close_range
+		"svc #0\n\t"
+		"mov x0, #2\n\t" // SIG_SETMASK
+		"mov x1, x22\n\t"
+		"mov x2, #0\n\t"
+		"mov x3, #8\n\t"
+		"mov x8, #135\n\t" // rt_sigprocmask
+		"svc #0\n\t"
 		"mov x0, x19\n\t"
 		"mov x1, x20\n\t"
 		"mov x2, x21\n\t"
@@ -138,8 +171,8 @@ static long raw_clone3_exec(struct loop_clone_args *ca, const char *path, char *
 		"svc #0\n\t"
 		"1:\n\t"
 		: "+r"(x0), "+r"(x8)
-		: "r"(x1), "r"(x19), "r"(x20), "r"(x21)
-		: "x2", "memory");
+		: "r"(x1), "r"(x19), "r"(x20), "r"(x21), "r"(x22)
+		: "x2", "x3", "memory");
 	return x0;
 #else
 #error "loops.c: no raw clone3 for this architecture"
@@ -289,8 +322,15 @@ int main(int argc, char **argv) {
 	pthread_t tids[256];
 	double spent = 0;
 	long total = 0;
+	double cpu0 = 0;
 	for (int round = 0; round < 2; round++) {
 		double d = round == 0 ? seconds / 10 : seconds;
+		if (round == 1) {
+			struct rusage ru;
+			getrusage(RUSAGE_SELF, &ru);
+			cpu0 = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
+				(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
+		}
 		atomic_store(&stop, 0);
 		double t0 = now();
 		for (int i = 0; i < threads; i++)
@@ -311,6 +351,10 @@ int main(int argc, char **argv) {
 		total = 1;
 	if (!name)
 		name = mode;
-	printf("%s\t%ld\t%.0f ns/op\n", name, total, spent * 1e9 / (double)total);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
+		(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3 - cpu0;
+	printf("%s\t%ld\t%.0f ns/op\t%.0f cpu-ns/op\n", name, total, spent * 1e9 / (double)total, cpu / (double)total);
 	return 0;
 }

@@ -234,7 +234,7 @@ func runChild(o options, argv []string) int {
 	if ru := st.SysUsage(); ru != nil {
 		rep.User = st.UserTime().Seconds()
 		rep.System = st.SystemTime().Seconds()
-		rep.MaxRSSKiB = ru.Maxrss
+		rep.MaxRSSKiB = int64(ru.Maxrss)
 	}
 	var status int
 	switch {

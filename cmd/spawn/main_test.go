@@ -177,9 +177,9 @@ func TestJSON(t *testing.T) {
 	code, _, stderr := spawnRun(t, "-json", "--", "sh", "-c", "exit 3")
 	is.Equal(code, 3) // the child's status
 	var rep report
-	is.NoErr(json.Unmarshal([]byte(stderr), &rep)) // one JSON object on stderr
-	is.Equal(rep.Status, 3)                        // with spawn's status
-	is.True(rep.ExitCode != nil && *rep.ExitCode == 3)
+	is.NoErr(json.Unmarshal([]byte(stderr), &rep))                                // one JSON object on stderr
+	is.Equal(rep.Status, 3)                                                       // with spawn's status
+	is.True(rep.ExitCode != nil && *rep.ExitCode == 3)                            // and the exit code
 	is.True(rep.Pid > 0)                                                          // the child's pid
 	_, err := spawn.ParseBackend(rep.Backend)                                     // a backend name
 	is.NoErr(err)                                                                 // that ParseBackend knows
@@ -211,9 +211,9 @@ func TestForwardSIGTERM(t *testing.T) {
 	start := time.Now()
 	is.NoErr(cmd.Start()) // spawn starts
 	line, err := bufio.NewReader(out).ReadString('\n')
-	is.NoErr(err)             // the child got as far as its trap
-	is.Equal(line, "ready\n") // and said so
-	is.NoErr(cmd.Process.Signal(syscall.SIGTERM))
+	is.NoErr(err)                                 // the child got as far as its trap
+	is.Equal(line, "ready\n")                     // and said so
+	is.NoErr(cmd.Process.Signal(syscall.SIGTERM)) // SIGTERM reaches spawn
 	err = cmd.Wait()
 	var ee *exec.ExitError
 	is.True(errors.As(err, &ee))      // spawn exits non-zero
@@ -272,10 +272,10 @@ func TestProbe(t *testing.T) {
 	code, out, _ = spawnRun(t, "-probe", "-json")
 	is.Equal(code, 0) // -probe -json succeeds
 	var lines []probeLine
-	is.NoErr(json.Unmarshal([]byte(out), &lines)) // a JSON array
-	is.True(len(lines) > 10)                      // of the features
-	is.Equal(lines[0].Name, "kernel")             // the kernel first
-	is.True(strings.HasPrefix(lines[0].Value, "Linux "))
+	is.NoErr(json.Unmarshal([]byte(out), &lines))        // a JSON array
+	is.True(len(lines) > 10)                             // of the features
+	is.Equal(lines[0].Name, "kernel")                    // the kernel first
+	is.True(strings.HasPrefix(lines[0].Value, "Linux ")) // with its release
 }
 
 func TestBackendFlag(t *testing.T) {

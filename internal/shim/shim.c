@@ -284,10 +284,11 @@ static __attribute__((noreturn)) void spawn_child_fail(int rep, int err, int whe
 }
 
 // spawn_child_reset sets every caught signal to SIG_DFL; ignored ones stay
-// ignored. The kernel's struct sigaction starts with the handler on every
-// architecture, and four words hold all of it.
+// ignored: one rt_sigaction per signal, and a second for the ignored ones.
+// The kernel's struct sigaction starts with the handler on every
+// architecture, and eight words hold all of it.
 static void spawn_child_reset(void) {
-	unsigned long dfl[4] = {0}, old[4];
+	unsigned long dfl[8] = {0}, old[8];
 	for (int s = 1; s <= 64; s++) {
 		if (s == SIGKILL || s == SIGSTOP)
 			continue;
@@ -320,12 +321,12 @@ static int spawn_child_cgroup(int cgroup) {
 static long spawn_close_range(uint64_t lo, uint64_t hi, uint64_t flags, int rep) {
 	uint64_t r = (uint64_t)rep;
 	if (r < lo || r > hi)
-		return syscall(SYS_close_range, lo, hi, flags);
+		return syscall(SYS_close_range, (long)lo, (long)hi, (long)flags);
 	long res = 0;
 	if (r > lo)
-		res = syscall(SYS_close_range, lo, r - 1, flags);
+		res = syscall(SYS_close_range, (long)lo, (long)(r - 1), (long)flags);
 	if (res == 0 && r < hi)
-		res = syscall(SYS_close_range, r + 1, hi, flags);
+		res = syscall(SYS_close_range, (long)(r + 1), (long)hi, (long)flags);
 	return res;
 }
 
@@ -366,7 +367,8 @@ static __attribute__((noreturn)) void spawn_child(int rep, int rep_read, int syn
 		if (s->nr == SYS_close_range)
 			r = spawn_close_range(s->a[0], s->a[1], s->a[2], rep);
 		else
-			r = syscall(s->nr, s->a[0], s->a[1], s->a[2], s->a[3], s->a[4], s->a[5]);
+			r = syscall((long)s->nr, (long)s->a[0], (long)s->a[1], (long)s->a[2], (long)s->a[3], (long)s->a[4],
+				(long)s->a[5]);
 		if (s->op & SPAWN_CHECK_EQ) {
 			if (r != s->expect)
 				spawn_child_fail(rep, ESRCH, (int)i);
@@ -473,8 +475,8 @@ struct spawn_result spawn_fork(uint64_t flags, int cgroup, int exit_signal, uint
 		where = SPAWN_AT_FORK;
 	}
 	if (pid == 0)
-		spawn_child(rep[1], rep[0], syncp[0], syncp[1], native || !asyncsafe, cg, (const struct spawn_step *)steps, nsteps,
-			(int (*)(void *))fn, (void *)arg, oldmask);
+		spawn_child(rep[1], rep[0], syncp[0], syncp[1], native || !asyncsafe, cg,
+			(const struct spawn_step *)steps, nsteps, (int (*)(void *))fn, (void *)arg, oldmask);
 	int err = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(rep[1]);
@@ -487,18 +489,23 @@ struct spawn_result spawn_fork(uint64_t flags, int cgroup, int exit_signal, uint
 	}
 	if (byfork) {
 		close(syncp[0]);
+		syncp[0] = -1;
+	}
+	if (pidfd < 0) { // fork, or a fork_np that ignored FORK_NP_PIDFD
 		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		if (pidfd < 0) {
 			res.err = errno;
 			res.where = SPAWN_AT_PIDFD_OPEN;
 			kill(pid, SIGKILL);
-			close(syncp[1]);
+			spawn_close_pair(syncp);
 			close(rep[0]);
 			siginfo_t si;
-			while (waitid(P_PID, (id_t)pid, &si, WEXITED) < 0 && errno == EINTR)
+			while (waitid(P_PID, (id_t)pid, &si, WEXITED | SPAWN_WALL) < 0 && errno == EINTR)
 				;
 			return res;
 		}
+	}
+	if (byfork) {
 		ssize_t w;
 		do
 			w = write(syncp[1], "", 1); // the child goes on

@@ -2,7 +2,11 @@
 
 package shim
 
+// -ldl: dlvsym lives in libdl before glibc 2.34 (in libc from 2.34 on, where
+// libdl.so.2 is an empty placeholder).
+
 /*
+#cgo LDFLAGS: -ldl
 #include "shim.h"
 */
 import "C"
