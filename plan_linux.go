@@ -226,11 +226,27 @@ type cstrings struct {
 }
 
 // marshal lays out path, dir, argv and env as C data in a block of its own:
-// argv..., NULL, env..., NULL, then the strings.
+// argv..., NULL, env..., NULL, then the strings. (*plan).marshal does the same
+// without an allocation.
 func marshal(path, dir string, argv, env []string) (cs cstrings, pathp, dirp, argvp, envp uintptr) {
 	cs.buf = make([]uint64, cstringsWords(path, dir, argv, env))
 	pathp, dirp, argvp, envp = marshalInto(cs.buf, path, dir, argv, env)
 	return cs, pathp, dirp, argvp, envp
+}
+
+// marshal lays out the plan's path, dir, argv and env as C data at the start
+// of pl.buf, followed by extra zeroed words for the caller, returned as rest.
+// The pointers stay valid until pl.done.
+func (pl *plan) marshal(extra int) (rest []uint64, pathp, dirp, argvp, envp uintptr) {
+	n := cstringsWords(pl.path, pl.dir, pl.argv, pl.env)
+	if cap(pl.buf) < n+extra {
+		pl.buf = make([]uint64, n+extra)
+	}
+	buf := pl.buf[:n+extra]
+	rest = buf[n:]
+	clear(rest)
+	pathp, dirp, argvp, envp = marshalInto(buf[:n], pl.path, pl.dir, pl.argv, pl.env)
+	return rest, pathp, dirp, argvp, envp
 }
 
 // cstringsWords is the size in words of marshal's layout.

@@ -47,9 +47,9 @@ const sigactionWords = 4
 // stepWords is the size of a rawStep in words.
 const stepWords = int(unsafe.Sizeof(rawStep{}) / 8)
 
-// lowerPlan lowers pl into pl.raw, in pl's buffer: the steps, then the data,
-// then the C strings. The buffer is a block of words in the Go heap, which
-// the collector neither scans nor moves; pl keeps it alive.
+// lowerPlan lowers pl into pl.raw, in pl's buffer: the C strings, then the
+// steps and the data. The buffer is a block of words in the Go heap, which
+// the collector neither scans nor moves; pl keeps it alive until pl.done.
 func lowerPlan(pl *plan) *rawPlan {
 	rp := &pl.raw
 	// data: [0] mask, [1:1+sigactionWords] SIG_DFL sigaction, then rlimit pairs.
@@ -62,15 +62,9 @@ func lowerPlan(pl *plan) *rawPlan {
 	// Each op is one step but opResetIDs and opPdeathsig, which are two.
 	nsteps := len(pl.ops) + 2
 	ndata := 1 + sigactionWords + 2*nrl
-	n := nsteps*stepWords + ndata + cstringsWords(pl.path, pl.dir, pl.argv, pl.env)
-	if cap(pl.buf) < n {
-		pl.buf = make([]uint64, n)
-	}
-	buf := pl.buf[:n]
-	rp.steps = unsafe.Slice((*rawStep)(unsafe.Pointer(&buf[0])), nsteps)[:0]
-	rp.data = buf[nsteps*stepWords : nsteps*stepWords+ndata]
-	clear(rp.data)
-	pathp, dirp, argvp, envp := marshalInto(buf[nsteps*stepWords+ndata:], pl.path, pl.dir, pl.argv, pl.env)
+	rest, pathp, dirp, argvp, envp := pl.marshal(nsteps*stepWords + ndata)
+	rp.steps = unsafe.Slice((*rawStep)(unsafe.Pointer(&rest[0])), nsteps)[:0]
+	rp.data = rest[nsteps*stepWords:]
 	rp.data[0] = pl.mask
 	dataAt := func(i int) uint64 { return uint64(uintptr(unsafe.Pointer(&rp.data[i]))) }
 	rl := 1 + sigactionWords

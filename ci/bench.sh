@@ -23,20 +23,24 @@
 # The table goes to stdout and to OUT.md (default ci/bench-results.md), with
 # a chart of µs/spawn against parent heap size beside it (OUT.svg).
 #
-#   -short       3 blocks of 0.25 s per measurement, heap 2GiB: about 2 minutes
+#   -short       3 blocks of 0.25 s per measurement, heap 2GiB: 80-90 s
 #                on a 2-vCPU VM, builds included (what .ci/run can afford);
 #                also SPAWN_BENCH_SHORT=1
 #   -blocks N    blocks (default 5)
 #   -benchtime S seconds per measurement (default 1)
 #   -heap SIZES  parent heap sizes, comma-separated (default 512MiB,2GiB)
+#   -rt          run every measured program under SCHED_FIFO (chrt -f 10; root):
+#                on a shared machine, other processes then cannot preempt the
+#                spawning loops and their children; also SPAWN_BENCH_RT=1
 #
-# Run it on a quiet machine: `uptime` is printed before and after.
+# Run it on a quiet machine (the load average is printed with the table), or
+# with -rt where that is not to be had.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 export PATH=/usr/local/go/bin:$PATH:$HOME/go/bin
 
-short=${SPAWN_BENCH_SHORT:-0}
+short=${SPAWN_BENCH_SHORT:-0} rt=${SPAWN_BENCH_RT:-0}
 for a in "$@"; do [ "$a" = -short ] && short=1; done
 blocks=5 benchtime=1 heaps=512MiB,2GiB out=ci/bench-results.md
 [ "$short" = 1 ] && blocks=3 benchtime=0.25 heaps=2GiB
@@ -44,6 +48,7 @@ args=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
 	-short) ;;
+	-rt) rt=1 ;;
 	-blocks) blocks=$2; shift ;;
 	-benchtime) benchtime=$2; shift ;;
 	-heap) heaps=$2; shift ;;
@@ -79,6 +84,12 @@ gcc -O2 -Wall -o "$work/loops" ci/bench/loops.c -ldl -lpthread
 go test -c -o "$work/spawn.test" .
 go -C ci/bench/report build -o "$work/report" .
 
+# prio: the prefix of every measured command.
+prio=()
+if [ "$rt" = 1 ]; then
+	command -v chrt >/dev/null || { echo "bench.sh: -rt needs chrt (util-linux)" >&2; exit 2; }
+	prio=(chrt -f 10)
+fi
 run=()
 sysglibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
 glibc=$sysglibc
@@ -98,6 +109,7 @@ fi
 IFS=, read -r -a sizes <<<"$heaps"
 mib() { # 2GiB -> 2048
 	case $1 in
+	0) echo 0 ;;
 	*GiB) echo $((${1%GiB} * 1024)) ;;
 	*MiB) echo "${1%MiB}" ;;
 	*) echo "bench.sh: heap size $1: use MiB or GiB" >&2; exit 2 ;;
@@ -106,48 +118,64 @@ mib() { # 2GiB -> 2048
 cloop() { # cloop NAME MODE PROG [ARGS...]: one C loop; a missing mode leaves no line
 	local name=$1 mode=$2 prog=$3
 	shift 3
-	"${run[@]}" "$work/loops" "$mode" "$prog" -name "$name" -d "$benchtime" "$@" 2>/dev/null || true
+	"${prio[@]}" "${run[@]}" "$work/loops" "$mode" "$prog" -name "$name" -d "$benchtime" "$@" 2>/dev/null || true
 }
-c_loops() {
-	local prog path mode s
-	for prog in tiny true; do
-		path=$work/tiny
-		[ $prog = true ] && path=/bin/true
-		for mode in vfork clone3 posix_spawn pidfd_spawn fork; do
-			cloop "C/$prog/$mode" $mode "$path"
-		done
-		if [ "$suite" != none ]; then
-			"$work/loops" posix_spawn "$path" -name "C/$prog/posix_spawn@system" -d "$benchtime" || true
-		fi
+c_serial() { # c_serial PROG: the C loops spawning PROG (tiny or true)
+	local prog=$1 path=$work/tiny mode
+	[ "$prog" = true ] && path=/bin/true
+	for mode in vfork clone3 posix_spawn pidfd_spawn fork; do
+		cloop "C/$prog/$mode" $mode "$path"
 	done
-	for mode in clone3 pidfd_spawn; do
-		cloop "CParallel/tiny/$mode/threads=$procs" $mode "$work/tiny" -t "$procs"
-	done
-	for s in "${sizes[@]}"; do
+	if [ "$suite" != none ]; then
+		"${prio[@]}" "$work/loops" posix_spawn "$path" -name "C/$prog/posix_spawn@system" -d "$benchtime" || true
+	fi
+}
+c_heap() { # the C loops from a parent holding each heap size (0: the small parent)
+	local s mode
+	for s in 0 "${sizes[@]}"; do
 		for mode in vfork clone3 posix_spawn pidfd_spawn fork; do
 			cloop "CHeap/$s/tiny/$mode" $mode "$work/tiny" -heap "$(mib "$s")"
 		done
 	done
 }
+c_parallel() {
+	local mode
+	for mode in clone3 pidfd_spawn; do
+		cloop "CParallel/tiny/$mode/threads=1" $mode "$work/tiny" -t 1
+		cloop "CParallel/tiny/$mode/threads=$procs" $mode "$work/tiny" -t "$procs"
+	done
+}
 gobench() { # gobench PATTERN [ENV...]
 	local pat=$1
 	shift
-	env SPAWN_BENCH_TINY="$work/tiny" "$@" timeout 900 "${run[@]}" "$work/spawn.test" -test.run '^$' \
-		-test.bench "$pat" -test.benchtime "${benchtime}s" || log "go benchmarks $pat failed or timed out"
-}
-go_benches() {
-	gobench 'SpawnWait$'
-	gobench 'SpawnWaitHeap/.*/tiny' SPAWN_BENCH_HEAP="$heaps"
-	gobench 'SpawnWaitParallel/tiny'
+	env SPAWN_BENCH_TINY="$work/tiny" "$@" timeout 900 "${prio[@]}" "${run[@]}" "$work/spawn.test" -test.run '^$' \
+		-test.bench "$pat" -test.benchtime "${benchtime}s" | tee /dev/stderr | grep -E '^Benchmark' ||
+		log "go benchmarks $pat failed or timed out"
 }
 
+# Each group is a C part and the Go part it is compared with, run back to
+# back (C first in odd blocks, Go first in even ones), so that a ratio is
+# taken between measurements seconds apart.
+groups=(
+	"c_serial tiny|gobench SpawnWait\$/tiny"
+	"c_serial true|gobench SpawnWait\$/true"
+	"c_heap|gobench SpawnWaitHeap/.*/tiny SPAWN_BENCH_HEAP=0,$heaps"
+	"c_parallel|gobench SpawnWaitParallel/tiny"
+)
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+set -f # the patterns are not file names
 for b in $(seq "$blocks"); do
-	log "block $b of $blocks: C loops"
-	c_loops >"$work/block$b.txt"
-	log "block $b of $blocks: Go benchmarks"
-	go_benches | tee -a "$work/block$b.txt" | grep -E '^(Benchmark|---|FAIL|panic)' >&2 || true
+	log "block $b of $blocks"
+	for g in "${groups[@]}"; do
+		first=${g%%|*} second=${g#*|}
+		if [ $((b % 2)) = 0 ]; then
+			first=${g#*|} second=${g%%|*}
+		fi
+		$first
+		$second
+	done >"$work/block$b.txt" 2> >(grep -E '^(Benchmark|FAIL|panic)' >&2)
 done
+set +f
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- the table -------------------------------------------------------------------
@@ -155,13 +183,17 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 {
 	printf 'Command: `ci/bench.sh%s` (%d blocks, %s s per measurement, %d s in all).\n\n' \
-		"$(printf ' %s' "${args[@]}")" "$blocks" "$benchtime" $((SECONDS - start))
+		"${args[*]:+ ${args[*]}}" "$blocks" "$benchtime" $((SECONDS - start))
 	printf 'Machine: %s, %d vCPU, %s RAM; %s; %s; glibc %s' "${cpu:-unknown CPU}" "$procs" "$mem" \
 		"$(uname -sr)" "$(go version | cut -d' ' -f3)" "$glibc"
 	if [ "$suite" != none ]; then
 		printf ' (Debian %s, through ci/with-glibc; the system has %s)' "$suite" "$sysglibc"
 	fi
-	printf '; load average %s before, %s after.\n\n' "$load0" "$load1"
+	printf '; load average %s before, %s after' "$load0" "$load1"
+	if [ "$rt" = 1 ]; then
+		printf '; every measured program under SCHED_FIFO (-rt)'
+	fi
+	printf '.\n\n'
 } >"$work/header.md"
 "$work/report" -header "$work/header.md" -o "$out" -svg "$svg" "$work"/block*.txt
 log "wrote $out and $svg in $((SECONDS - start)) s"

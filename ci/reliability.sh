@@ -9,7 +9,8 @@
 #              bound) for $SOAK_GLIBC; the test itself fails on any unexpected
 #              error, hang, descriptor, zombie or thread left, or unbounded RSS
 #   faults     fault injection, security defaults, PID reuse and the FuzzAttr
-#              seed corpus: default build, CGO_ENABLED=0, glibc matrix, -race
+#              seed corpus: default build, CGO_ENABLED=0, glibc matrix, -race;
+#              and a 10 s soak under -race
 #   fuzz       go test -fuzz FuzzAttr for $FUZZTIME (default build)
 #   asan       the cgo paths (ForkNP; pidfd_spawn under the glibc matrix) under
 #              go test -asan (gcc's libasan)
@@ -93,12 +94,18 @@ skip() { # skip NAME REASON
 }
 
 glibc=(-exec "$root/ci/with-glibc $GLIBC_SUITE")
-faults='^(TestFault|TestSecurity|TestPidReuse|TestSpawnEMFILE|TestCgroupRemovedAfterOpen|TestSpawnClosedFile|TestReleaseThenUse|FuzzAttr)'
+# verbose CMD...: CMD (a go test -v) without the === RUN noise; fails as CMD does.
+verbose() { "$@" 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)|^    --- PASS: FuzzAttr/'; }
+# TestGlibcVersion and TestAvailablePidfdSpawn (cgo builds) fail a glibc
+# matrix leg whose loader fell back to the system's glibc or did not bind
+# pidfd_spawn: without them such a leg would pass and prove nothing.
+matrix='TestGlibcVersion|TestAvailablePidfdSpawn'
+faults="^(TestFault|TestSecurity|TestPidReuse|TestSpawnEMFILE|TestCgroupRemovedAfterOpen|TestSpawnClosedFile|TestReleaseThenUse|FuzzAttr|$matrix)"
 # What the cgo backends run under the sanitizers: every behaviour test over
 # every backend, the faults, the seeds, ForkExec/ForkCall.
-cgo_paths='^(TestSpawn|TestFork|TestFault|TestSecurity|TestPidReuse|TestState|TestSignal|TestKill|TestWait|TestCgroup|FuzzAttr)'
+cgo_paths="^(TestSpawn|TestFork|TestFault|TestSecurity|TestPidReuse|TestState|TestSignal|TestKill|TestWait|TestCgroup|FuzzAttr|$matrix)"
 
-# The glibc matrix must really bind pidfd_spawn, or its legs prove nothing.
+# The glibc matrix: fetched (or cached) by ci/with-glibc.
 glibc_ok() {
 	local v
 	v=$(ci/with-glibc --print-version "$GLIBC_SUITE") || return 1
@@ -106,19 +113,20 @@ glibc_ok() {
 }
 
 # --- soak ------------------------------------------------------------------
-leg "soak $SOAK (default build)" go test -count=1 -v -run '^TestSoak$' -soak="$SOAK" -timeout 30m .
+leg "soak $SOAK (default build)" verbose go test -count=1 -v -run '^TestSoak$' -soak="$SOAK" -timeout 30m .
 if glibc_ok; then
-	leg "soak $SOAK_GLIBC (glibc $GLIBC_SUITE: pidfd_spawn)" go test -count=1 -v -run '^TestSoak$' -soak="$SOAK_GLIBC" -timeout 30m "${glibc[@]}" .
+	leg "soak $SOAK_GLIBC (glibc $GLIBC_SUITE: pidfd_spawn)" verbose go test -count=1 -v -run "^(TestSoak|$matrix)\$" -soak="$SOAK_GLIBC" -timeout 30m "${glibc[@]}" .
 else
 	failed=$((failed + 1))
 	legs+=("FAIL glibc matrix $GLIBC_SUITE unavailable")
 fi
 
 # --- faults, security, seeds -----------------------------------------------
-leg "faults (default build)" go test -count=1 -v -run "$faults" .
+leg "faults (default build)" verbose go test -count=1 -v -run "$faults" .
 leg "faults (CGO_ENABLED=0)" env CGO_ENABLED=0 go test -count=1 -run "$faults" .
-leg "faults (glibc $GLIBC_SUITE)" go test -count=1 -v -run "$faults" "${glibc[@]}" .
+leg "faults (glibc $GLIBC_SUITE)" verbose go test -count=1 -v -run "$faults" "${glibc[@]}" .
 leg "faults (-race)" go test -race -count=1 -run "$faults" .
+leg "soak 10s (-race)" verbose go test -race -count=1 -v -run '^TestSoak$' -soak=10s -timeout 30m .
 
 # --- fuzz ------------------------------------------------------------------
 # The interesting inputs it finds go to the build cache; a failure writes its
@@ -128,11 +136,14 @@ leg "fuzz FuzzAttr $FUZZTIME" go test -count=1 -run '^$' -fuzz '^FuzzAttr$' -fuz
 # --- sanitizers ------------------------------------------------------------
 # TestForkNPNative preloads a stand-in fork_np library into a helper; a
 # sanitizer runtime refuses to start unless it comes first in the library
-# list, so that test cannot run in a sanitized build.
+# list, so that test cannot run in a sanitized build. -short: the stress
+# tests' smaller sizes (a fork copies the sanitizers' shadow page tables;
+# under msan 2000 forks take minutes).
 san_skip='^TestForkNPNative$'
+san=(-count=1 -short -run "$cgo_paths" -skip "$san_skip" -timeout 20m)
 if sanitizer_works gcc address; then
-	leg "asan (system glibc: clone3, fork_np)" go test -asan -count=1 -run "$cgo_paths" -skip "$san_skip" -timeout 20m .
-	leg "asan (glibc $GLIBC_SUITE: pidfd_spawn)" go test -asan -count=1 -run "$cgo_paths" -skip "$san_skip" -timeout 20m "${glibc[@]}" .
+	leg "asan (system glibc: clone3, fork_np)" go test -asan "${san[@]}" .
+	leg "asan (glibc $GLIBC_SUITE: pidfd_spawn)" go test -asan "${san[@]}" "${glibc[@]}" .
 else
 	failed=$((failed + 1))
 	legs+=("FAIL asan: gcc -fsanitize=address does not work here (libasan missing)")
@@ -141,8 +152,8 @@ fi
 if [ "$RELIABILITY_MSAN" != 1 ]; then
 	skip msan "RELIABILITY_MSAN=$RELIABILITY_MSAN"
 elif sanitizer_works clang memory; then
-	leg "msan (system glibc: clone3, fork_np)" env CC=clang CXX=clang++ go test -msan -count=1 -run "$cgo_paths" -skip "$san_skip" -timeout 20m .
-	leg "msan (glibc $GLIBC_SUITE: pidfd_spawn)" env CC=clang CXX=clang++ go test -msan -count=1 -run "$cgo_paths" -skip "$san_skip" -timeout 20m "${glibc[@]}" .
+	leg "msan (system glibc: clone3, fork_np)" env CC=clang CXX=clang++ go test -msan "${san[@]}" .
+	leg "msan (glibc $GLIBC_SUITE: pidfd_spawn)" env CC=clang CXX=clang++ go test -msan "${san[@]}" "${glibc[@]}" .
 else
 	skip msan "needs clang with its msan runtime (Debian: clang, libclang-rt-dev), which could not be installed"
 fi
