@@ -14,9 +14,10 @@ package spawn
 //
 // SPAWN_BENCH_TINY names a prebuilt tiny program (ci/bench.sh passes its
 // own, so that the C loops and these run the same file); otherwise it is
-// built once per process from ci/bench/tiny.c with gcc. SPAWN_BENCH_HEAP is
-// a comma-separated list of heap sizes for BenchmarkSpawnWaitHeap (default
-// 2GiB).
+// built once per process from ci/bench/tiny.c with gcc (static, without a C
+// library), and its benchmarks skip if that fails. SPAWN_BENCH_HEAP is a
+// comma-separated list of heap sizes for BenchmarkSpawnWaitHeap (default
+// 2GiB; 0 measures the small parent beside the large ones).
 
 import (
 	"crypto/sha256"
@@ -82,21 +83,22 @@ var benchTiny = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// benchPrograms are the children: the tiny static program (no C library,
-// exits at once) and /bin/true (dynamically linked).
-func benchPrograms(b *testing.B) []struct{ name, path string } {
-	tiny := os.Getenv("SPAWN_BENCH_TINY")
-	if tiny == "" {
+// A benchProgram is a child: the tiny static program (no C library, exits at
+// once) or /bin/true (dynamically linked).
+type benchProgram struct {
+	name, path string
+	err        error // why it cannot run here
+}
+
+func benchPrograms() []benchProgram {
+	tiny := benchProgram{name: "tiny", path: os.Getenv("SPAWN_BENCH_TINY")}
+	if tiny.path == "" {
 		var err error
-		if tiny, err = benchTiny(); err != nil {
-			b.Logf("tiny static program not built (needs gcc): %v", err)
+		if tiny.path, err = benchTiny(); err != nil {
+			tiny.err = fmt.Errorf("the tiny static program needs gcc to build ci/bench/tiny.c: %w", err)
 		}
 	}
-	progs := []struct{ name, path string }{{"tiny", tiny}, {"true", "/bin/true"}}
-	if tiny == "" {
-		progs = progs[1:]
-	}
-	return progs
+	return []benchProgram{tiny, {name: "true", path: "/bin/true"}}
 }
 
 // A benchMethod spawns path and waits for it to exit 0.
@@ -149,8 +151,11 @@ func benchMethods() []benchMethod {
 // PROGRAM/METHOD.
 func benchEach(b *testing.B, body func(b *testing.B, m benchMethod, path string, argv []string)) {
 	methods := benchMethods()
-	for _, prog := range benchPrograms(b) {
+	for _, prog := range benchPrograms() {
 		b.Run(prog.name, func(b *testing.B) {
+			if prog.err != nil {
+				b.Skip(prog.err)
+			}
 			for _, m := range methods {
 				b.Run(m.name, func(b *testing.B) {
 					if m.err != nil {

@@ -3,16 +3,18 @@
 # and Go's own ways to start a process, interleaved, with one table of medians
 # and ratios.
 #
-#   ci/bench.sh [-short] [-blocks N] [-benchtime SECONDS] [-heap SIZES] [OUT.md]
+#   ci/bench.sh [-short] [-rt] [-blocks N] [-benchtime SECONDS] [-heap SIZES] [OUT.md]
 #
 # It builds what it needs on a fresh machine (installing gcc with apt-get if
 # missing): the tiny static program (ci/bench/tiny.c), the C loops
 # (ci/bench/loops.c: vfork+execve, raw clone3(CLONE_VM|CLONE_VFORK) with its
 # own stack, posix_spawn, pidfd_spawn, fork+execve), the test binary and the
-# report tool (ci/bench/report, a module of its own). Then it runs, block
-# after block, every C loop (A) and the Go benchmarks of bench_test.go (B):
-# A B A B ... Ratios are taken within a block and their median over the blocks
-# is reported, with the range; numbers from different runs are not compared.
+# report tool (ci/bench/report, a module of its own). Then it runs blocks; a
+# block runs, group by group (tiny program, /bin/true, parent heaps, two
+# spawners), the C loops (A) and the Go benchmarks of bench_test.go (B) they
+# are compared with, back to back: A B in odd blocks, B A in even ones.
+# Ratios are taken within a block and their median over the blocks is
+# reported, with the range; numbers from different runs are not compared.
 #
 # The C loops and the test binary run under the glibc of Debian
 # $SPAWN_BENCH_GLIBC (default trixie: 2.41, which has pidfd_spawn) through
@@ -23,7 +25,7 @@
 # The table goes to stdout and to OUT.md (default ci/bench-results.md), with
 # a chart of µs/spawn against parent heap size beside it (OUT.svg).
 #
-#   -short       3 blocks of 0.25 s per measurement, heap 2GiB: 80-90 s
+#   -short       3 blocks of 0.25 s per measurement, heap 2GiB: under 2 minutes
 #                on a 2-vCPU VM, builds included (what .ci/run can afford);
 #                also SPAWN_BENCH_SHORT=1
 #   -blocks N    blocks (default 5)
@@ -115,6 +117,7 @@ mib() { # 2GiB -> 2048
 	*) echo "bench.sh: heap size $1: use MiB or GiB" >&2; exit 2 ;;
 	esac
 }
+for s in "${sizes[@]}"; do mib "$s" >/dev/null; done
 cloop() { # cloop NAME MODE PROG [ARGS...]: one C loop; a missing mode leaves no line
 	local name=$1 mode=$2 prog=$3
 	shift 3

@@ -141,9 +141,15 @@ leg "fuzz FuzzAttr $FUZZTIME" go test -count=1 -run '^$' -fuzz '^FuzzAttr$' -fuz
 # under msan 2000 forks take minutes).
 san_skip='^TestForkNPNative$'
 san=(-count=1 -short -run "$cgo_paths" -skip "$san_skip" -timeout 20m)
+# Under the glibc matrix only what reaches pidfd_spawn: the pidfd_spawn
+# subtests of the behaviour tests (and seeds), and the PidfdSpawn tests.
+# Clone3 and ForkNP ran in the legs before, and each fork of a sanitized
+# process is slow.
+san_glibc=(-count=1 -short -timeout 20m "${glibc[@]}"
+	-run "^(TestSpawn|TestFault|TestSecurity|TestPidReuse|TestState|TestSignal|TestKill|TestWait|TestCgroup|FuzzAttr|TestPidfd|TestAutoPicks|TestLibcPidfdGetpid|TestShimAgreesWithPlan|$matrix)/^pidfd_spawn")
 if sanitizer_works gcc address; then
 	leg "asan (system glibc: clone3, fork_np)" go test -asan "${san[@]}" .
-	leg "asan (glibc $GLIBC_SUITE: pidfd_spawn)" go test -asan "${san[@]}" "${glibc[@]}" .
+	leg "asan (glibc $GLIBC_SUITE: pidfd_spawn)" go test -asan "${san_glibc[@]}" .
 else
 	failed=$((failed + 1))
 	legs+=("FAIL asan: gcc -fsanitize=address does not work here (libasan missing)")
@@ -153,7 +159,7 @@ if [ "$RELIABILITY_MSAN" != 1 ]; then
 	skip msan "RELIABILITY_MSAN=$RELIABILITY_MSAN"
 elif sanitizer_works clang memory; then
 	leg "msan (system glibc: clone3, fork_np)" env CC=clang CXX=clang++ go test -msan "${san[@]}" .
-	leg "msan (glibc $GLIBC_SUITE: pidfd_spawn)" env CC=clang CXX=clang++ go test -msan "${san[@]}" "${glibc[@]}" .
+	leg "msan (glibc $GLIBC_SUITE: pidfd_spawn)" env CC=clang CXX=clang++ go test -msan "${san_glibc[@]}" .
 else
 	skip msan "needs clang with its msan runtime (Debian: clang, libclang-rt-dev), which could not be installed"
 fi
