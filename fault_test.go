@@ -160,16 +160,8 @@ func init() {
 		// Once the limit is reached the runtime cannot start a thread
 		// (it would die of it): give it idle ones now.
 		warmThreads(16)
-		if err := syscall.Setgroups(nil); err != nil {
-			fmt.Fprintln(os.Stderr, "setgroups:", err)
-			return 10
-		}
-		if err := syscall.Setgid(65534); err != nil {
-			fmt.Fprintln(os.Stderr, "setgid:", err)
-			return 10
-		}
-		if err := syscall.Setuid(65534); err != nil {
-			fmt.Fprintln(os.Stderr, "setuid:", err)
+		if err := becomeNobody(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 10
 		}
 		n := tasksOfUID(65534)

@@ -171,12 +171,8 @@ func init() {
 	// autokill-nobody: as user nobody, AutoKill without NoNewPrivs must be
 	// EPERM (CAP_SYS_ADMIN needed), with NoNewPrivs allowed.
 	registerHelper("autokill-nobody", func(args []string) int {
-		if err := syscall.Setgid(65534); err != nil {
-			fmt.Fprintln(os.Stderr, "setgid:", err)
-			return 10
-		}
-		if err := syscall.Setuid(65534); err != nil {
-			fmt.Fprintln(os.Stderr, "setuid:", err)
+		if err := becomeNobody(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 10
 		}
 		_, err := Spawn("/bin/true", []string{"true"}, &Attr{AutoKill: true})

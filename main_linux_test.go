@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -90,6 +91,21 @@ func init() {
 		time.Sleep(10 * time.Second)
 		return 1
 	})
+}
+
+// becomeNobody drops this (helper) process to uid and gid 65534 with no
+// supplementary groups, on every thread.
+func becomeNobody() error {
+	if err := syscall.Setgroups(nil); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(65534); err != nil {
+		return fmt.Errorf("setgid: %w", err)
+	}
+	if err := syscall.Setuid(65534); err != nil {
+		return fmt.Errorf("setuid: %w", err)
+	}
+	return nil
 }
 
 func filepathAbs(p string) (string, error) { return filepath.Abs(p) }

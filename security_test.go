@@ -160,16 +160,8 @@ func init() {
 	// of id) with and without NoNewPrivs and print its euid each time.
 	registerHelper("nnp-setuid", func(args []string) int {
 		b, _ := ParseBackend(args[0])
-		if err := syscall.Setgroups(nil); err != nil {
-			fmt.Fprintln(os.Stderr, "setgroups:", err)
-			return 10
-		}
-		if err := syscall.Setgid(65534); err != nil {
-			fmt.Fprintln(os.Stderr, "setgid:", err)
-			return 10
-		}
-		if err := syscall.Setuid(65534); err != nil {
-			fmt.Fprintln(os.Stderr, "setuid:", err)
+		if err := becomeNobody(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 10
 		}
 		for _, nnp := range []bool{false, true} {
