@@ -158,6 +158,7 @@ func TestMain(m *testing.M) {
 	}
 	warmPoller()
 	before := openFds()
+	mounts := mountPoints()
 	code := m.Run()
 	if code == 0 {
 		if err := checkLeaks(before); err != nil {
@@ -165,7 +166,38 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
+	// Helpers that mount things (a /proc of a new pid namespace) must do
+	// it in a mount namespace of their own, never in the machine's.
+	if after := mountPoints(); after != mounts {
+		fmt.Fprintf(os.Stderr, "mount guard: the mount table changed during the tests\nbefore:\n%s\nafter:\n%s\n", mounts, after)
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// mountPoints lists this mount namespace's mounts: id, mount point and
+// filesystem type, one per line.
+func mountPoints() string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "(no /proc/self/mountinfo: " + err.Error() + ")"
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 {
+			continue
+		}
+		fstype := ""
+		for i, x := range f {
+			if x == "-" && i+1 < len(f) {
+				fstype = f[i+1]
+				break
+			}
+		}
+		lines = append(lines, f[0]+" "+f[4]+" "+fstype)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // warmPoller makes the runtime create its poller descriptors (epoll, the

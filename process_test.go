@@ -334,12 +334,14 @@ func init() {
 			fmt.Fprintln(os.Stderr, "PidfdGetpid:", err)
 			return 1
 		}
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			fmt.Fprintln(os.Stderr, "unshare:", err)
+		// The helper was started in a mount namespace of its own (every
+		// thread of it is there, unlike after an unshare on one thread):
+		// the /proc mounted here is invisible to the rest of the machine.
+		if err := unix.Mount("", "/", "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+			fmt.Fprintln(os.Stderr, "make / private:", err)
 			return 2
 		}
-		unix.Mount("", "/", "", unix.MS_PRIVATE|unix.MS_REC, "")
-		if err := unix.Mount("proc", "/proc", "proc", 0, ""); err != nil {
+		if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 			fmt.Fprintln(os.Stderr, "mount proc:", err)
 			return 2
 		}
@@ -365,7 +367,7 @@ func TestPidfdGetpidOtherNamespace(t *testing.T) {
 	cmd.Args = argv
 	cmd.Env = env
 	cmd.ExtraFiles = []*os.File{f}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS}
 	cmd.Stderr = os.Stderr
 	err = cmd.Run()
 	if err != nil && cmd.ProcessState == nil {
