@@ -201,8 +201,12 @@ func mountPoints() string {
 }
 
 // warmPoller makes the runtime create its poller descriptors (epoll, the
-// wake-up eventfd) before the baseline is taken.
+// wake-up eventfd) and the package its wait set before the baseline is
+// taken.
 func warmPoller() {
+	if err := waits.ensure(); err != nil {
+		fmt.Fprintln(os.Stderr, "wait set:", err)
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return

@@ -24,49 +24,101 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pidfdHandle is the pidfd as an *os.File in the runtime poller. Every use of
-// the descriptor goes through rc, which holds a reference on it for the length
-// of the call: after Release no call can reach a descriptor number that the
+// pidfdHandle is the pidfd with a count of the calls using it. Every use of
+// the descriptor holds a reference for the length of the call, and the
+// descriptor is closed when it has been released and the last reference is
+// dropped: after Release no call can reach a descriptor number that the
 // kernel has handed to another open.
+//
+// Nothing on the way from Spawn to the end of Wait enters the runtime's
+// blocking-syscall path (the calls are short and raw): a syscall there wakes
+// the runtime's monitor thread from its deep sleep every time, which on a
+// two-CPU machine costs more than the spawn itself (see waitSet).
 type pidfdHandle struct {
-	f        *os.File
-	rc       syscall.RawConn
-	released atomic.Bool
-
-	// What the reap inside rc.Read found, under Process.waitMu: fields
-	// here, so that the callback captures only the Process (variables it
-	// captured would each be an allocation).
-	st  *State
-	err error
+	fd      int32
+	refs    atomic.Uint64 // bit 0: released; above it, references held
+	fdDone  atomic.Bool   // the descriptor has been closed
+	cleanup runtime.Cleanup
+	wake    chan struct{} // Wait's notification (cap 1), made by its first use
 }
 
-func (h *pidfdHandle) closed() bool { return h.released.Load() }
+func (h *pidfdHandle) closed() bool { return h.refs.Load()&1 != 0 }
 
-func (h *pidfdHandle) close() error {
-	if !h.released.CompareAndSwap(false, true) {
-		return ErrReleased
+// acquire takes a reference unless the handle has been released.
+func (h *pidfdHandle) acquire() bool {
+	for {
+		s := h.refs.Load()
+		if s&1 != 0 {
+			return false
+		}
+		if h.refs.CompareAndSwap(s, s+2) {
+			return true
+		}
 	}
-	return h.f.Close()
 }
 
-// newProcess takes ownership of pidfd and registers it with the poller.
+// drop returns a reference; the last one after Release closes the pidfd.
+func (h *pidfdHandle) drop() {
+	if h.refs.Add(^uint64(1)) == 1 { // -2: released, no reference left
+		h.closeFd()
+	}
+}
+
+func (h *pidfdHandle) closeFd() {
+	h.cleanup.Stop()
+	syscall.RawSyscall(unix.SYS_CLOSE, uintptr(h.fd), 0, 0)
+	h.fdDone.Store(true)
+}
+
+// close releases the handle and returns once the pidfd is closed: a Wait
+// parked on it is woken (it returns ErrReleased) and calls in progress
+// finish first.
+func (h *pidfdHandle) close() error {
+	for {
+		s := h.refs.Load()
+		if s&1 != 0 {
+			return ErrReleased
+		}
+		if !h.refs.CompareAndSwap(s, s|1) {
+			continue
+		}
+		if s == 0 {
+			h.closeFd()
+			return nil
+		}
+		break
+	}
+	waits.wake(h)
+	for i := 0; !h.fdDone.Load(); i++ {
+		if i < 50 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+	return nil
+}
+
+// closePidfd is the cleanup of a Process that became unreachable without
+// Release: its pidfd would otherwise leak (and, with AutoKill, the child
+// would live on).
+func closePidfd(fd int32) { syscall.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0) }
+
+// newProcess takes ownership of pidfd.
 func newProcess(pidfd, pid int, b Backend, flags procFlags) *Process {
-	// O_NONBLOCK makes os.NewFile register the descriptor with the poller,
-	// and waitid(P_PIDFD, WNOHANG) return EAGAIN while the child runs.
-	unix.FcntlInt(uintptr(pidfd), unix.F_SETFL, unix.O_NONBLOCK)
 	p := &Process{pid: pid, fd: pidfd, backend: b, flags: flags}
-	p.h.f = os.NewFile(uintptr(pidfd), "pidfd")
-	p.h.rc, _ = p.h.f.SyscallConn() // cannot fail for a fresh *os.File
+	p.h.fd = int32(pidfd)
+	p.h.cleanup = runtime.AddCleanup(p, closePidfd, int32(pidfd))
 	return p
 }
 
 // control runs fn on the pidfd while holding a reference on it.
 func (p *Process) control(fn func(fd int) error) error {
-	var err error
-	if cerr := p.h.rc.Control(func(fd uintptr) { err = fn(int(fd)) }); cerr != nil {
+	if !p.h.acquire() {
 		return ErrReleased
 	}
-	return err
+	defer p.h.drop()
+	return fn(int(p.h.fd))
 }
 
 // OpenProcess returns a handle on the running process pid (pidfd_open,
@@ -77,10 +129,7 @@ func OpenProcess(pid int) (*Process, error) {
 	if pid <= 0 {
 		return nil, os.NewSyscallError("pidfd_open", syscall.EINVAL)
 	}
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err == unix.EINVAL { // before 5.10: no PIDFD_NONBLOCK
-		fd, err = unix.PidfdOpen(pid, 0)
-	}
+	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		if err == unix.ENOSYS {
 			return nil, unsupported(err, "OpenProcess needs Linux 5.3 (pidfd_open)")
@@ -138,18 +187,16 @@ func (p *Process) waited() bool {
 // exited reports whether the pidfd is readable: the process has exited
 // (for a thread-group leader: the whole group has).
 func exited(fd int) bool {
-	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	var ts unix.Timespec
 	for {
-		n, err := unix.Poll(pfd, 0)
-		if err == unix.EINTR {
+		n, _, errno := syscall.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		if errno == unix.EINTR {
 			continue
 		}
-		return n > 0 && pfd[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0
+		return errno == 0 && n > 0 && pfd.Revents&(unix.POLLIN|unix.POLLHUP) != 0
 	}
 }
-
-// pastDeadline is a read deadline that has already passed.
-var pastDeadline = time.Unix(1, 0)
 
 func (p *Process) wait(ctx context.Context) (*State, error) {
 	p.waitMu.Lock()
@@ -157,43 +204,64 @@ func (p *Process) wait(ctx context.Context) (*State, error) {
 	if p.state != nil {
 		return nil, ErrWaited
 	}
-	if p.h.closed() {
-		return nil, ErrReleased
-	}
 	if ctx != nil {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		fired := make(chan struct{})
-		stop := context.AfterFunc(ctx, func() {
-			p.h.f.SetReadDeadline(pastDeadline)
-			close(fired)
-		})
-		defer func() {
-			if !stop() {
-				<-fired
-				p.h.f.SetReadDeadline(time.Time{})
-			}
-		}()
 	}
-	err := p.h.rc.Read(func(fd uintptr) bool {
-		p.h.st, p.h.err = p.reap(int(fd))
-		return p.h.st != nil || p.h.err != nil
-	})
-	st, werr := p.h.st, p.h.err
-	p.h.st, p.h.err = nil, nil
-	switch {
-	case err == nil && werr != nil:
-		return nil, werr
-	case err == nil:
-		p.state = st
-		return st, nil
-	case ctx != nil && ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded):
-		return nil, ctx.Err()
-	case p.h.closed():
+	if !p.h.acquire() {
 		return nil, ErrReleased
 	}
-	return nil, os.NewSyscallError("wait", err)
+	defer p.h.drop()
+	fd := int(p.h.fd)
+	st, err := p.reap(fd)
+	if st == nil && err == nil {
+		st, err = p.park(ctx, fd)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.state = st
+	return st, nil
+}
+
+// park waits in the wait set until the process has exited and reaps it, or
+// until ctx is done or the handle is released.
+func (p *Process) park(ctx context.Context, fd int) (*State, error) {
+	if err := waits.add(&p.h); err != nil {
+		return nil, err
+	}
+	defer waits.remove(&p.h)
+	if ctx != nil && ctx.Done() != nil {
+		stop := waits.wakeOnDone(ctx, &p.h)
+		defer stop()
+	}
+	armed := true // add armed the one-shot registration
+	for {
+		st, err := p.reap(fd)
+		if st != nil || err != nil {
+			return st, err
+		}
+		if p.h.closed() {
+			return nil, ErrReleased
+		}
+		if ctx != nil {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if !armed { // woken, but not exited: arm again, then look again
+			if err := waits.rearm(&p.h); err != nil {
+				return nil, err
+			}
+			armed = true
+			continue
+		}
+		if err := waits.sleep(&p.h); err != nil {
+			return nil, err
+		}
+		armed = false
+	}
 }
 
 // sigchld is the part of siginfo_t that waitid fills for a child.
@@ -222,7 +290,11 @@ func (p *Process) reap(fd int) (*State, error) {
 		if p.flags&procWall != 0 {
 			opts |= unix.WALL
 		}
-		err := unix.Waitid(unix.P_PIDFD, fd, (*unix.Siginfo)(unsafe.Pointer(&si)), opts, (*unix.Rusage)(unsafe.Pointer(&ru)))
+		var err error
+		if _, _, errno := syscall.RawSyscall6(unix.SYS_WAITID, unix.P_PIDFD, uintptr(fd), uintptr(unsafe.Pointer(&si)),
+			uintptr(opts), uintptr(unsafe.Pointer(&ru)), 0); errno != 0 {
+			err = errno
+		}
 		switch {
 		case err == unix.EAGAIN || err == nil && si.pid == 0:
 			return nil, nil

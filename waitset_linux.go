@@ -1,0 +1,246 @@
+package spawn
+
+import (
+	"context"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The wait set: how Wait parks without an OS thread, and cheaply.
+//
+// The obvious way, each pidfd an *os.File in the runtime poller, costs a
+// spawn+wait loop about a third of its speed on a small machine: os.NewFile
+// and Close make ordinary (runtime-visible) syscalls, and once every P is
+// idle (as while a goroutine waits for its child) the runtime's monitor
+// thread sleeps deeply and is woken by the next such syscall, to poll again
+// at 20 µs intervals on the other CPU while the next child execs there.
+//
+// Instead, one epoll set of the package's own holds the pidfds being waited
+// for, each EPOLLONESHOT and keyed by its descriptor number, plus an eventfd
+// to interrupt a reader. The set itself is an *os.File in the runtime
+// poller. Registering, re-arming and removing a pidfd are raw epoll_ctl
+// calls. Waiters take turns reading the set: one of them (the leader) is
+// parked in the poller on it and wakes the others whose pidfds turned
+// readable; when its own did, it passes the turn on to a waiter still
+// parked. A lone waiter therefore wakes straight from the poller, with no
+// hand-off between goroutines. The set is made by the first Wait that has
+// to park and lasts as long as the program: two close-on-exec descriptors,
+// no goroutine.
+type waitSet struct {
+	mu      sync.Mutex
+	waiters map[int32]*pidfdHandle // nil until the set exists
+	leader  *pidfdHandle           // the waiter reading the set, if any
+	epfd    int
+	kickfd  int // eventfd in the set: makes the leader look at its wake
+	f       *os.File
+	rc      syscall.RawConn
+	read    func(uintptr) bool  // w.lead's callback, made once
+	evs     [16]unix.EpollEvent // the leader's buffer
+}
+
+var waits waitSet
+
+// ensure creates the set if it does not exist yet.
+func (w *waitSet) ensure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.waiters == nil {
+		return w.start()
+	}
+	return nil
+}
+
+// start creates the set. Under w.mu.
+func (w *waitSet) start() error {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	kickfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return os.NewSyscallError("eventfd", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(kickfd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, kickfd, &ev); err != nil {
+		unix.Close(kickfd)
+		unix.Close(epfd)
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	// Non-blocking, so that os.NewFile puts it in the runtime poller (an
+	// epoll set can be watched by another: it is readable while it has
+	// ready events).
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(kickfd)
+		unix.Close(epfd)
+		return os.NewSyscallError("fcntl", err)
+	}
+	f := os.NewFile(uintptr(epfd), "spawn-wait-set")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		unix.Close(kickfd)
+		return err
+	}
+	w.epfd, w.kickfd, w.f, w.rc = epfd, kickfd, f, rc
+	w.read = w.drain
+	w.waiters = make(map[int32]*pidfdHandle)
+	return nil
+}
+
+// add registers h, which holds a reference on its pidfd, until remove.
+func (w *waitSet) add(h *pidfdHandle) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.waiters == nil {
+		if err := w.start(); err != nil {
+			return err
+		}
+	}
+	if h.wake == nil {
+		h.wake = make(chan struct{}, 1)
+	}
+	if err := epollCtl(w.epfd, unix.EPOLL_CTL_ADD, h.fd); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	w.waiters[h.fd] = h
+	return nil
+}
+
+// rearm asks for one more notification (the registration is one-shot).
+func (w *waitSet) rearm(h *pidfdHandle) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := epollCtl(w.epfd, unix.EPOLL_CTL_MOD, h.fd); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// remove unregisters h and discards a notification it did not take.
+func (w *waitSet) remove(h *pidfdHandle) {
+	w.mu.Lock()
+	if w.waiters[h.fd] == h {
+		delete(w.waiters, h.fd)
+		epollCtl(w.epfd, unix.EPOLL_CTL_DEL, h.fd)
+		w.passOn()
+	}
+	w.mu.Unlock()
+	select {
+	case <-h.wake:
+	default:
+	}
+}
+
+// wake makes h's waiter look at its process again (Release, a done
+// context), wherever it is parked.
+func (w *waitSet) wake(h *pidfdHandle) {
+	w.mu.Lock()
+	if w.waiters[h.fd] == h {
+		notify(h.wake)
+		if w.leader == h {
+			var one uint64 = 1
+			syscall.RawSyscall(unix.SYS_WRITE, uintptr(w.kickfd), uintptr(unsafe.Pointer(&one)), 8)
+		}
+	}
+	w.mu.Unlock()
+}
+
+// sleep parks h's waiter until it is notified: as the leader, in the
+// runtime poller on the set, or else on its channel.
+func (w *waitSet) sleep(h *pidfdHandle) error {
+	w.mu.Lock()
+	if w.leader != nil {
+		w.mu.Unlock()
+		<-h.wake
+		return nil
+	}
+	w.leader = h
+	rc := w.rc
+	w.mu.Unlock()
+
+	err := rc.Read(w.read)
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.leader = nil
+	w.passOn()
+	select {
+	case <-h.wake:
+	default:
+	}
+	if err != nil { // the set's *os.File is never closed: cannot happen
+		return os.NewSyscallError("wait set", err)
+	}
+	return nil
+}
+
+// passOn wakes a parked waiter to take the leader's turn, if there is no
+// leader. Under w.mu.
+func (w *waitSet) passOn() {
+	if w.leader != nil {
+		return
+	}
+	for _, o := range w.waiters {
+		notify(o.wake)
+		return
+	}
+}
+
+// drain is the leader's read of the set: it wakes the waiters whose pidfds
+// are ready and reports whether the leader itself has been woken.
+func (w *waitSet) drain(fd uintptr) bool {
+	for {
+		n, _, errno := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&w.evs[0])), uintptr(len(w.evs)), 0, 0, 0)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 || n == 0 {
+			break
+		}
+		w.mu.Lock()
+		for _, ev := range w.evs[:n] {
+			if ev.Fd == int32(w.kickfd) {
+				var v uint64
+				syscall.RawSyscall(unix.SYS_READ, uintptr(w.kickfd), uintptr(unsafe.Pointer(&v)), 8)
+			} else if o := w.waiters[ev.Fd]; o != nil {
+				notify(o.wake)
+			}
+		}
+		w.mu.Unlock()
+		if int(n) < len(w.evs) {
+			break
+		}
+	}
+	w.mu.Lock()
+	woken := w.leader == nil || len(w.leader.wake) > 0
+	w.mu.Unlock()
+	return woken
+}
+
+// wakeOnDone makes a waiter parked in the set look at ctx when it is done.
+func (w *waitSet) wakeOnDone(ctx context.Context, h *pidfdHandle) (stop func() bool) {
+	return context.AfterFunc(ctx, func() { w.wake(h) })
+}
+
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// epollCtl registers, re-arms or removes fd for one EPOLLIN notification,
+// with the descriptor number as the key.
+func epollCtl(epfd, op int, fd int32) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: fd}
+	_, _, errno := syscall.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(&ev)), 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+//go:build linux
+
+package spawn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+	"golang.org/x/sys/unix"
+)
+
+// Tests of the wait set (waitset_linux.go): parked Waits take turns reading
+// it, and every one of them is woken by its own child, Release or context.
+
+// eventually polls cond for up to 10 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func leaderIs(h *pidfdHandle) func() bool {
+	return func() bool {
+		waits.mu.Lock()
+		defer waits.mu.Unlock()
+		return waits.leader == h
+	}
+}
+
+func parked(n int) func() bool {
+	return func() bool {
+		waits.mu.Lock()
+		defer waits.mu.Unlock()
+		return len(waits.waiters) == n
+	}
+}
+
+// TestWaitSetOutOfOrder: children exit in the reverse order of their Waits,
+// so the first waiter (the leader) is the last to be satisfied and must wake
+// every other one with its own status.
+func TestWaitSetOutOfOrder(t *testing.T) {
+	is := is.New(t)
+	const n = 8
+	procs := make([]*Process, n)
+	for i := range procs {
+		// Child i exits with status 10+i after (n-i)×40 ms.
+		script := fmt.Sprintf("sleep %.2f; exit %d", float64(n-i)*0.04, 10+i)
+		p, err := Spawn("/bin/sh", []string{"sh", "-c", script}, &Attr{Backend: Clone3})
+		is.NoErr(err)
+		procs[i] = p
+	}
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	errs := make([]error, n)
+	for i, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := p.Wait()
+			errs[i] = err
+			if err == nil {
+				codes[i] = st.ExitCode()
+			}
+		}()
+		if i == 0 {
+			eventually(t, "the first waiter leads", leaderIs(&p.h))
+		}
+	}
+	wg.Wait()
+	for i := range procs {
+		is.NoErr(errs[i])            // every Wait returns
+		is.Equal(codes[i], 10+i)     // with its own child's status
+		is.NoErr(procs[i].Release()) // and the handle releases
+	}
+	is.True(parked(0)())     // nobody is left in the set
+	is.True(leaderIs(nil)()) // and nobody leads
+}
+
+// TestWaitSetReleaseParked: Release wakes a parked Wait, leader or not, with
+// ErrReleased and closes the pidfd; the other waiter carries on and takes
+// the lead.
+func TestWaitSetReleaseParked(t *testing.T) {
+	for _, which := range []string{"leader", "follower"} {
+		t.Run(which, func(t *testing.T) {
+			is := is.New(t)
+			a := spawnHelper(t, Clone3, "sleep", "1m")
+			b := spawnHelper(t, Clone3, "sleep", "1m")
+			aPid, bPid := a.Pid(), b.Pid()
+			type result struct {
+				st  *State
+				err error
+			}
+			ra, rb := make(chan result, 1), make(chan result, 1)
+			go func() { st, err := a.Wait(); ra <- result{st, err} }()
+			eventually(t, "a leads", leaderIs(&a.h))
+			go func() { st, err := b.Wait(); rb <- result{st, err} }()
+			eventually(t, "both are parked", parked(2))
+
+			victim, other, rv, ro, otherPid, victimPid := a, b, ra, rb, bPid, aPid
+			if which == "follower" {
+				victim, other, rv, ro, otherPid, victimPid = b, a, rb, ra, aPid, bPid
+			}
+			fd := victim.Fd()
+			is.NoErr(victim.Release())
+			r := <-rv
+			is.True(errors.Is(r.err, ErrReleased)) // the released Wait returns ErrReleased
+			_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+			is.Equal(err, unix.EBADF) // and its pidfd is closed once Release returns
+			eventually(t, "the other waiter leads", leaderIs(&other.h))
+			select {
+			case r := <-ro:
+				t.Fatalf("the other Wait returned early: %v, %v", r.st, r.err)
+			default:
+			}
+			is.NoErr(other.Kill())
+			r = <-ro
+			is.NoErr(r.err)                          // the other Wait still reaps
+			is.Equal(r.st.Signal(), syscall.SIGKILL) // its own child
+			is.Equal(r.st.Pid(), otherPid)
+			is.NoErr(other.Release())
+
+			// The released child is still ours: reap it.
+			q, err := OpenProcess(victimPid)
+			is.NoErr(err)
+			is.NoErr(q.Kill())
+			_, err = q.Wait()
+			is.NoErr(err)
+			q.Release()
+		})
+	}
+}
+
+// TestWaitSetContextParked: a done context wakes a parked Wait, leader or
+// not, and leaves its child alone; the other waiter is not disturbed.
+func TestWaitSetContextParked(t *testing.T) {
+	for _, which := range []string{"leader", "follower"} {
+		t.Run(which, func(t *testing.T) {
+			is := is.New(t)
+			a := spawnHelper(t, Clone3, "sleep", "1m")
+			b := spawnHelper(t, Clone3, "sleep", "1m")
+			defer func() {
+				for _, p := range []*Process{a, b} {
+					p.Kill()
+					p.Wait()
+					p.Release()
+				}
+			}()
+			ctxA, cancelA := context.WithCancel(context.Background())
+			ctxB, cancelB := context.WithCancel(context.Background())
+			defer cancelA()
+			defer cancelB()
+			ra, rb := make(chan error, 1), make(chan error, 1)
+			go func() { _, err := a.WaitContext(ctxA); ra <- err }()
+			eventually(t, "a leads", leaderIs(&a.h))
+			go func() { _, err := b.WaitContext(ctxB); rb <- err }()
+			eventually(t, "both are parked", parked(2))
+
+			cancel, rv, ro, victim, other := cancelA, ra, rb, a, b
+			if which == "follower" {
+				cancel, rv, ro, victim, other = cancelB, rb, ra, b, a
+			}
+			cancel()
+			is.True(errors.Is(<-rv, context.Canceled)) // the cancelled Wait returns the context's error
+			is.NoErr(victim.Signal(0))                 // and its child lives on
+			eventually(t, "the other waiter leads", leaderIs(&other.h))
+			is.NoErr(other.Kill())
+			is.NoErr(<-ro) // the other Wait reaps its child
+		})
+	}
+}
