@@ -4,7 +4,8 @@
 // instant it exists: supervisors, build tools, sandboxes and services that
 // embed C libraries. A [Process] holds the child's pidfd, so signals and waits
 // can never reach another process that later reuses the pid; [Process.Wait]
-// parks in the Go runtime's poller instead of holding an OS thread per child;
+// parks its goroutine (on one epoll set in the Go runtime's poller) instead
+// of holding an OS thread per child;
 // [Attr.Cgroup] places the child in a cgroup v2 directory before it runs a
 // single instruction.
 //

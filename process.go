@@ -23,8 +23,8 @@ var ErrWaited = errors.New("spawn: Wait was already called")
 //
 // A Process from [Spawn] owns its child: call [Process.Wait] to reap it (or
 // create it with Attr.AutoReap) and [Process.Release] when the handle is no
-// longer needed. The pidfd is close-on-exec and registered with the Go
-// runtime's poller, so waiting holds no OS thread.
+// longer needed. The pidfd is close-on-exec; a Wait parks its goroutine, not
+// an OS thread, on the package's epoll set in the Go runtime's poller.
 type Process struct {
 	pid     int
 	fd      int // the pidfd while open; see Fd
@@ -75,8 +75,10 @@ func (p *Process) Kill() error { return p.signal(syscall.SIGKILL) }
 
 // Wait waits for the process to exit and, for a child of this process, reaps
 // it (waitid(P_PIDFD), Linux ≥ 5.4) and returns its status with resource
-// usage. It parks the calling goroutine in the runtime poller; no OS thread
-// is held. A second Wait after a successful one returns ErrWaited. For a
+// usage. It parks the calling goroutine; no OS thread is held. Parked Waits
+// share one epoll set, watched through the runtime poller: the first Wait
+// that has to park creates it (an epoll descriptor and an eventfd, both
+// close-on-exec, kept for the life of the program; no goroutine). A second Wait after a successful one returns ErrWaited. For a
 // process that is not our child (OpenProcess), Wait returns when it exits,
 // with the status when the kernel reports it (PIDFD_INFO_EXIT, Linux ≥ 6.15)
 // and an exit code of -1 otherwise.
