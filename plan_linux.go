@@ -216,27 +216,12 @@ func (pl *plan) stepErr(k opKind, errno syscall.Errno) error {
 	return &os.PathError{Op: name, Path: pl.path, Err: errno}
 }
 
-// cstrings holds C strings and the NULL-terminated pointer arrays to them in
-// one allocation of words (which the collector does not scan: the pointers
-// are uintptrs into the same block, and Go heap objects never move). The
-// owner keeps it alive until the child has executed (or, for a fork, until
-// the fork returned).
-type cstrings struct {
-	buf []uint64
-}
-
-// marshal lays out path, dir, argv and env as C data in a block of its own:
-// argv..., NULL, env..., NULL, then the strings. (*plan).marshal does the same
-// without an allocation.
-func marshal(path, dir string, argv, env []string) (cs cstrings, pathp, dirp, argvp, envp uintptr) {
-	cs.buf = make([]uint64, cstringsWords(path, dir, argv, env))
-	pathp, dirp, argvp, envp = marshalInto(cs.buf, path, dir, argv, env)
-	return cs, pathp, dirp, argvp, envp
-}
-
 // marshal lays out the plan's path, dir, argv and env as C data at the start
-// of pl.buf, followed by extra zeroed words for the caller, returned as rest.
-// The pointers stay valid until pl.done.
+// of pl.buf: argv..., NULL, env..., NULL, then the strings, followed by extra
+// zeroed words for the caller, returned as rest. The block is words (which
+// the collector does not scan: the pointers are uintptrs into the same block,
+// and Go heap objects never move), pooled with the plan; the pointers stay
+// valid until pl.done.
 func (pl *plan) marshal(extra int) (rest []uint64, pathp, dirp, argvp, envp uintptr) {
 	n := cstringsWords(pl.path, pl.dir, pl.argv, pl.env)
 	if cap(pl.buf) < n+extra {
@@ -249,7 +234,7 @@ func (pl *plan) marshal(extra int) (rest []uint64, pathp, dirp, argvp, envp uint
 	return rest, pathp, dirp, argvp, envp
 }
 
-// cstringsWords is the size in words of marshal's layout.
+// cstringsWords is the size in words of (*plan).marshal's layout.
 func cstringsWords(path, dir string, argv, env []string) int {
 	size := len(path) + 1 + len(dir) + 1
 	for _, s := range argv {
@@ -261,7 +246,7 @@ func cstringsWords(path, dir string, argv, env []string) int {
 	return len(argv) + 1 + len(env) + 1 + (size+7)/8
 }
 
-// marshalInto writes marshal's layout into buf, which has
+// marshalInto writes (*plan).marshal's layout into buf, which has
 // cstringsWords(...) words and stays where it is (a heap block).
 func marshalInto(buf []uint64, path, dir string, argv, env []string) (pathp, dirp, argvp, envp uintptr) {
 	nptrs := len(argv) + 1 + len(env) + 1

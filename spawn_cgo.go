@@ -71,10 +71,10 @@ func init() {
 }
 
 func spawnPidfd(pl *plan) (*Process, error) {
-	cs, pathp, dirp, argvp, envp := marshal(pl.path, pl.dir, pl.argv, pl.env)
+	_, pathp, dirp, argvp, envp := pl.marshal(0) // in the plan's pooled buffer
 	r := shim.PidfdSpawn(pathp, dirp, argvp, envp, uintptr(unsafe.Pointer(unsafe.SliceData(pl.ops))), len(pl.ops),
 		pl.mask, pl.cgroup, pl.search)
-	runtime.KeepAlive(cs)
+	runtime.KeepAlive(pl.buf)
 	runtime.KeepAlive(pl.ops)
 	if r.Err != 0 {
 		op := "pidfd_spawn"
