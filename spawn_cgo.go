@@ -70,20 +70,46 @@ func init() {
 	}
 }
 
+// pidfdCall is the shim's struct spawn_pidfd_call: the arguments and the
+// result of one spawn.
+type pidfdCall struct {
+	path, dir, argv, envp, ops uintptr
+	nops, mask                 uint64
+	cgroup, search             int32
+	res                        pidfdResult
+}
+
+// pidfdResult is the shim's struct spawn_result.
+type pidfdResult struct {
+	err, where, pid, pidfd int32
+}
+
+var (
+	_ [unsafe.Sizeof(pidfdCall{}) - shim.CallSize]struct{}
+	_ [shim.CallSize - unsafe.Sizeof(pidfdCall{})]struct{}
+)
+
 func spawnPidfd(pl *plan) (*Process, error) {
 	_, pathp, dirp, argvp, envp := pl.marshal(0) // in the plan's pooled buffer
-	r := shim.PidfdSpawn(pathp, dirp, argvp, envp, uintptr(unsafe.Pointer(unsafe.SliceData(pl.ops))), len(pl.ops),
-		pl.mask, pl.cgroup, pl.search)
+	c := pidfdCall{
+		path: pathp, dir: dirp, argv: argvp, envp: envp,
+		ops:  uintptr(unsafe.Pointer(unsafe.SliceData(pl.ops))),
+		nops: uint64(len(pl.ops)), mask: pl.mask, cgroup: int32(pl.cgroup),
+	}
+	if pl.search {
+		c.search = 1
+	}
+	pidfdSpawnCall(&c)
 	runtime.KeepAlive(pl.buf)
 	runtime.KeepAlive(pl.ops)
-	if r.Err != 0 {
+	if c.res.err != 0 {
 		op := "pidfd_spawn"
 		if pl.search {
 			op = "pidfd_spawnp"
 		}
-		return nil, &os.PathError{Op: op, Path: pl.path, Err: r.Err}
+		return nil, &os.PathError{Op: op, Path: pl.path, Err: syscall.Errno(c.res.err)}
 	}
-	pidfd, pid := r.Pidfd, r.Pid
+	pidfd, pid := int(c.res.pidfd), int(c.res.pid)
 	if pid < 0 {
 		// Neither the kernel (PIDFD_GET_INFO, Linux 6.13) nor glibc (which
 		// reads /proc) could say: no Process without its pid.

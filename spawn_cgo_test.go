@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -284,4 +285,33 @@ func TestNoNewGlibcSymbolVersions(t *testing.T) {
 		}
 	}
 	t.Logf("highest glibc symbol version: %s (baseline %s)", have, baseline)
+}
+
+// TestPidfdSpawnThreadMask: the PidfdSpawn call blocks every signal on the
+// calling thread while it runs (no Go handler may run on its C stack) and
+// gives the thread its own mask back afterwards, whatever that mask was.
+func TestPidfdSpawnThreadMask(t *testing.T) {
+	if err := Available(PidfdSpawn); err != nil {
+		t.Skipf("needs PidfdSpawn (cgo, glibc 2.39; CI runs it under the glibc matrix): %v", err)
+	}
+	is := is.New(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// A mask of our own on this thread: SIGUSR2 and SIGWINCH blocked.
+	var set, old uint64 = sigbit(syscall.SIGUSR2) | sigbit(syscall.SIGWINCH), 0
+	_, _, errno := syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafePointer(&set)), uintptr(unsafePointer(&old)), 8, 0, 0)
+	is.Equal(errno, syscall.Errno(0))
+	defer syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafePointer(&old)), 0, 8, 0, 0)
+
+	for i := 0; i < 3; i++ {
+		p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: PidfdSpawn})
+		is.NoErr(err)
+		var now uint64
+		syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, 0, uintptr(unsafePointer(&now)), 8, 0, 0)
+		is.Equal(now, set) // the thread's mask is what it was before the spawn
+		st, err := p.Wait()
+		is.NoErr(err)
+		is.True(st.Success())
+		p.Release()
+	}
 }

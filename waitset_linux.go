@@ -127,7 +127,7 @@ func (w *waitSet) remove(h *pidfdHandle) {
 	if w.waiters[h.fd] == h {
 		delete(w.waiters, h.fd)
 		epollCtl(w.epfd, unix.EPOLL_CTL_DEL, h.fd)
-		w.passOn()
+		w.passOn(h)
 	}
 	w.mu.Unlock()
 	select {
@@ -168,7 +168,7 @@ func (w *waitSet) sleep(h *pidfdHandle) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.leader = nil
-	w.passOn()
+	w.passOn(h)
 	select {
 	case <-h.wake:
 	default:
@@ -179,15 +179,17 @@ func (w *waitSet) sleep(h *pidfdHandle) error {
 	return nil
 }
 
-// passOn wakes a parked waiter to take the leader's turn, if there is no
-// leader. Under w.mu.
-func (w *waitSet) passOn() {
+// passOn wakes a parked waiter other than skip to take the leader's turn,
+// if there is no leader. Under w.mu.
+func (w *waitSet) passOn(skip *pidfdHandle) {
 	if w.leader != nil {
 		return
 	}
 	for _, o := range w.waiters {
-		notify(o.wake)
-		return
+		if o != skip {
+			notify(o.wake)
+			return
+		}
 	}
 }
 

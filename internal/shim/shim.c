@@ -254,6 +254,16 @@ struct spawn_result spawn_pidfd_spawn(uintptr_t path, uintptr_t dir, uintptr_t a
 	return res;
 }
 
+// spawn_pidfd_spawn_call is spawn_pidfd_spawn with its arguments and result
+// in one block: the form package spawn calls directly, on a stack of its
+// own and without cgo's transition (see its pidfdcall_linux_amd64.go).
+void spawn_pidfd_spawn_call(struct spawn_pidfd_call *c) {
+	c->res = spawn_pidfd_spawn(c->path, c->dir, c->argv, c->envp, c->ops, (size_t)c->nops, c->mask,
+		c->cgroup, c->search);
+}
+
+uintptr_t spawn_pidfd_spawn_call_addr(void) { return (uintptr_t)&spawn_pidfd_spawn_call; }
+
 // --- ForkNP ---------------------------------------------------------------
 //
 // The child of spawn_fork runs only async-signal-safe code: raw system calls

@@ -91,6 +91,14 @@ func PidfdSpawn(path, dir, argv, envp, ops uintptr, nops int, mask uint64, cgrou
 		C.uintptr_t(ops), C.size_t(nops), C.uint64_t(mask), C.int(cgroup), s))
 }
 
+// PidfdSpawnCall is the address of the C function
+// spawn_pidfd_spawn_call(struct spawn_pidfd_call *), for callers that call
+// it without cgo's transition, and CallSize the size of its argument block
+// (struct pidfdCall in package spawn, checked there).
+func PidfdSpawnCall() uintptr { return uintptr(C.spawn_pidfd_spawn_call_addr()) }
+
+const CallSize = C.sizeof_struct_spawn_pidfd_call
+
 // Fork creates a child fork_np-style that runs nsteps raw steps at steps
 // (the last one execve) or, with fn != 0, the C function fn(arg). flags are
 // the ForkFlags bits; the child's report pipe is kept at or above lowfd.

@@ -93,6 +93,21 @@ enum {
 struct spawn_result spawn_pidfd_spawn(uintptr_t path, uintptr_t dir, uintptr_t argv, uintptr_t envp,
 	uintptr_t ops, size_t nops, uint64_t mask, int cgroup, int search);
 
+// spawn_pidfd_call holds the arguments and the result of one
+// spawn_pidfd_spawn_call (struct pidfdCall in package spawn).
+struct spawn_pidfd_call {
+	uintptr_t path, dir, argv, envp, ops;
+	uint64_t nops, mask;
+	int32_t cgroup, search;
+	struct spawn_result res;
+};
+
+// spawn_pidfd_spawn_call is spawn_pidfd_spawn(c's arguments) into c->res.
+void spawn_pidfd_spawn_call(struct spawn_pidfd_call *c);
+
+// spawn_pidfd_spawn_call_addr is the address of spawn_pidfd_spawn_call.
+uintptr_t spawn_pidfd_spawn_call_addr(void);
+
 // Fork flags: ForkFlags in forkargs.go.
 #define SPAWN_FORK_PIDFD (1ULL << 1)
 #define SPAWN_FORK_CGROUP (1ULL << 2)
