@@ -166,8 +166,15 @@ func forkSetup(args *ForkArgs, attrCgroup int) (forkConf, error) {
 		fc.cgroup = attrCgroup
 	}
 	if fc.cgroup >= 0 {
-		if _, err := unix.FcntlInt(uintptr(fc.cgroup), unix.F_GETFD, 0); err != nil {
+		// What CLONE_INTO_CGROUP would say of a descriptor that is not an
+		// open cgroup2 directory (EBADF), said before any child exists,
+		// rather than the child's failure to find cgroup.procs (ENOENT).
+		var st unix.Statfs_t
+		if err := unix.Fstatfs(fc.cgroup, &st); err != nil {
 			return fc, fmt.Errorf("spawn: fork_np: cgroup descriptor %d: %w", fc.cgroup, err)
+		}
+		if st.Type != unix.CGROUP2_SUPER_MAGIC {
+			return fc, fmt.Errorf("spawn: fork_np: cgroup descriptor %d is not a cgroup2 directory: %w", fc.cgroup, syscall.EBADF)
 		}
 	}
 	if fc.flags&ForkExitSignal != 0 {
