@@ -395,7 +395,7 @@ func TestFaultCgroupNotCgroup2(t *testing.T) {
 		is.True(p == nil) // no child
 		t.Logf("plain directory as Cgroup: %v", err)
 		is.True(errors.Is(err, syscall.EBADF)) // a descriptor that is no cgroup2 directory is refused
-		is.True(noChild()) // nothing left
+		is.True(noChild())                     // nothing left
 	})
 }
 
