@@ -10,6 +10,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/pidfd/spawn"
@@ -75,14 +76,15 @@ func ExampleCommand_exitError() {
 
 func ExampleCommand_attr() {
 	// Attr carries what os/exec has no field for: here a new session.
-	cmd := spawn.Command("sh", "-c", `set -- $(cat /proc/$$/stat); [ "$6" = "$$" ] && echo session leader`)
+	cmd := spawn.Command("sh", "-c", "cat /proc/$$/stat") // the shell's own status line
 	cmd.Attr = &spawn.Attr{Setsid: true}
 	out, err := cmd.Output()
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Print(string(out))
-	// Output: session leader
+	f := strings.Fields(string(out)) // pid (comm) state ppid pgrp session ...
+	fmt.Println("session leader:", len(f) > 5 && f[5] == f[0])
+	// Output: session leader: true
 }
 
 func ExampleCommandContext() {
