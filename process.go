@@ -89,10 +89,12 @@ func (p *Process) Wait() (*State, error) { return p.wait(nil) }
 // still reap it.
 func (p *Process) WaitContext(ctx context.Context) (*State, error) { return p.wait(ctx) }
 
-// Release closes the pidfd without waiting. A child that was never waited
-// for stays a zombie until this process exits, unless it was created with
-// Attr.AutoReap; with Attr.AutoKill, closing the pidfd kills it. Release
-// twice returns ErrReleased.
+// Release closes the pidfd without waiting for the process. A child that was
+// never waited for stays a zombie until this process exits, unless it was
+// created with Attr.AutoReap; with Attr.AutoKill, closing the pidfd kills it.
+// A Wait parked on the handle returns ErrReleased, calls in progress on it
+// finish, and the descriptor is closed when Release returns. Release twice
+// returns ErrReleased.
 func (p *Process) Release() error { return p.h.close() }
 
 // Getfd returns a duplicate of the process's descriptor fd
