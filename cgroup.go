@@ -91,17 +91,25 @@ func OpenCgroup(path string) (*Cgroup, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	var sfs unix.Statfs_t
-	if err := unix.Fstatfs(fd, &sfs); err != nil {
+	magic, err := cgroup2Magic(fd)
+	if err != nil {
 		unix.Close(fd)
 		return nil, &os.PathError{Op: "fstatfs", Path: path, Err: err}
 	}
-	if sfs.Type != unix.CGROUP2_SUPER_MAGIC {
+	if magic != unix.CGROUP2_SUPER_MAGIC {
 		unix.Close(fd)
 		return nil, &os.PathError{Op: "open cgroup", Path: path,
-			Err: fmt.Errorf("not a cgroup v2 directory (file system magic %#x): %w", sfs.Type, unix.ENOTDIR)}
+			Err: fmt.Errorf("not a cgroup v2 directory (file system magic %#x): %w", magic, unix.ENOTDIR)}
 	}
 	return &Cgroup{path: path, f: os.NewFile(uintptr(fd), path)}, nil
+}
+
+// cgroup2Magic returns the magic number of the file system fd is on
+// (unix.CGROUP2_SUPER_MAGIC for a cgroup v2 directory).
+func cgroup2Magic(fd int) (int64, error) {
+	var sfs unix.Statfs_t
+	err := unix.Fstatfs(fd, &sfs)
+	return int64(sfs.Type), err
 }
 
 // Path returns the directory's path as given to OpenCgroup or Mkdir.

@@ -108,21 +108,6 @@ func clone3(flags uint64, cgroup int, steps []rawStep) (pidfd, pid int, failed i
 	return pidfd, pid, -1, nil
 }
 
-// reapFailed collects a child that reported a failed step and exited, and
-// closes its pidfd.
-func reapFailed(pidfd int, autoreap bool) {
-	if !autoreap {
-		var si sigchld
-		for {
-			err := unix.Waitid(unix.P_PIDFD, pidfd, (*unix.Siginfo)(unsafe.Pointer(&si)), unix.WEXITED, nil)
-			if err != unix.EINTR {
-				break
-			}
-		}
-	}
-	unix.Close(pidfd)
-}
-
 func spawnClone3(pl *plan) (*Process, error) {
 	if pl.search {
 		path, err := lookPath(pl.path)
@@ -139,7 +124,7 @@ func spawnClone3(pl *plan) (*Process, error) {
 		return nil, clone3Err(err, pl, flags)
 	}
 	if err != nil {
-		reapFailed(pidfd, pflags&procAutoReap != 0)
+		reapAndClose(pidfd, pflags&procAutoReap != 0)
 		return nil, pl.stepErr(rp.opOf(failed), err.(syscall.Errno))
 	}
 	return newProcess(pidfd, pid, Clone3, pflags), nil
@@ -191,7 +176,7 @@ func probeClone3(extra uint64) error {
 	if err != nil {
 		return err
 	}
-	reapFailed(pidfd, extra&unix.CLONE_AUTOREAP != 0)
+	reapAndClose(pidfd, extra&unix.CLONE_AUTOREAP != 0)
 	return nil
 }
 

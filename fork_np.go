@@ -169,11 +169,11 @@ func forkSetup(args *ForkArgs, attrCgroup int) (forkConf, error) {
 		// What CLONE_INTO_CGROUP would say of a descriptor that is not an
 		// open cgroup2 directory (EBADF), said before any child exists,
 		// rather than the child's failure to find cgroup.procs (ENOENT).
-		var st unix.Statfs_t
-		if err := unix.Fstatfs(fc.cgroup, &st); err != nil {
+		magic, err := cgroup2Magic(fc.cgroup)
+		if err != nil {
 			return fc, fmt.Errorf("spawn: fork_np: cgroup descriptor %d: %w", fc.cgroup, err)
 		}
-		if st.Type != unix.CGROUP2_SUPER_MAGIC {
+		if magic != unix.CGROUP2_SUPER_MAGIC {
 			return fc, fmt.Errorf("spawn: fork_np: cgroup descriptor %d is not a cgroup2 directory: %w", fc.cgroup, syscall.EBADF)
 		}
 	}

@@ -108,6 +108,21 @@ func becomeNobody() error {
 	return nil
 }
 
+// mountOwnProc mounts a /proc of this (helper) process's pid namespace over
+// /proc. The helper must have been started in a mount namespace of its own
+// (CLONE_NEWNS with its CLONE_NEWPID): every thread of it is there, unlike
+// after an unshare on one thread, so nothing of this reaches the machine's
+// mount table (TestMain's mount guard checks).
+func mountOwnProc() error {
+	if err := unix.Mount("", "/", "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make / private: %w", err)
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount proc: %w", err)
+	}
+	return nil
+}
+
 func filepathAbs(p string) (string, error) { return filepath.Abs(p) }
 
 // unsafePointer is unsafe.Pointer for tests that pass buffers to raw calls.

@@ -27,7 +27,6 @@ var ErrWaited = errors.New("spawn: Wait was already called")
 // an OS thread, on the package's epoll set in the Go runtime's poller.
 type Process struct {
 	pid     int
-	fd      int // the pidfd while open; see Fd
 	backend Backend
 	flags   procFlags
 	h       pidfdHandle // platform part: the pollable descriptor
@@ -56,7 +55,7 @@ func (p *Process) Fd() int {
 	if p.h.closed() {
 		return -1
 	}
-	return p.fd
+	return int(p.h.fd)
 }
 
 // Backend returns the backend that created the child, or Auto for a handle

@@ -66,7 +66,7 @@ func (h *pidfdHandle) drop() {
 
 func (h *pidfdHandle) closeFd() {
 	h.cleanup.Stop()
-	syscall.RawSyscall(unix.SYS_CLOSE, uintptr(h.fd), 0, 0)
+	closePidfd(h.fd)
 	h.fdDone.Store(true)
 }
 
@@ -99,6 +99,18 @@ func (h *pidfdHandle) close() error {
 	return nil
 }
 
+// reapAndClose collects the child of pidfd, which has exited or been killed
+// (unless the kernel reaps it itself: autoreap), and closes the pidfd: what
+// every failed spawn does before it returns its error.
+func reapAndClose(pidfd int, autoreap bool) {
+	if !autoreap {
+		var si unix.Siginfo
+		for unix.Waitid(unix.P_PIDFD, pidfd, &si, unix.WEXITED|unix.WALL, nil) == unix.EINTR {
+		}
+	}
+	unix.Close(pidfd)
+}
+
 // closePidfd is the cleanup of a Process that became unreachable without
 // Release: its pidfd would otherwise leak (and, with AutoKill, the child
 // would live on).
@@ -106,7 +118,7 @@ func closePidfd(fd int32) { syscall.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0
 
 // newProcess takes ownership of pidfd.
 func newProcess(pidfd, pid int, b Backend, flags procFlags) *Process {
-	p := &Process{pid: pid, fd: pidfd, backend: b, flags: flags}
+	p := &Process{pid: pid, backend: b, flags: flags}
 	p.h.fd = int32(pidfd)
 	p.h.cleanup = runtime.AddCleanup(p, closePidfd, int32(pidfd))
 	return p
@@ -233,7 +245,7 @@ func (p *Process) park(ctx context.Context, fd int) (*State, error) {
 	}
 	defer waits.remove(&p.h)
 	if ctx != nil && ctx.Done() != nil {
-		stop := waits.wakeOnDone(ctx, &p.h)
+		stop := context.AfterFunc(ctx, func() { waits.wake(&p.h) })
 		defer stop()
 	}
 	armed := true // add armed the one-shot registration

@@ -334,15 +334,8 @@ func init() {
 			fmt.Fprintln(os.Stderr, "PidfdGetpid:", err)
 			return 1
 		}
-		// The helper was started in a mount namespace of its own (every
-		// thread of it is there, unlike after an unshare on one thread):
-		// the /proc mounted here is invisible to the rest of the machine.
-		if err := unix.Mount("", "/", "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
-			fmt.Fprintln(os.Stderr, "make / private:", err)
-			return 2
-		}
-		if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-			fmt.Fprintln(os.Stderr, "mount proc:", err)
+		if err := mountOwnProc(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 2
 		}
 		if _, err := getpidFdinfo(3); !errors.Is(err, syscall.EREMOTE) {

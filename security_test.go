@@ -240,14 +240,9 @@ func init() {
 			fmt.Fprintln(os.Stderr, "not the init of a new pid namespace")
 			return 10
 		}
-		// A /proc of this pid namespace (pids in fdinfo, /proc/PID), in
-		// this mount namespace only.
-		if err := unix.Mount("", "/", "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
-			fmt.Fprintln(os.Stderr, "make / private:", err)
-			return 10
-		}
-		if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-			fmt.Fprintln(os.Stderr, "mount proc:", err)
+		// A /proc of this pid namespace (pids in fdinfo, /proc/PID).
+		if err := mountOwnProc(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 10
 		}
 		// Threads take pids too: let the runtime have its threads now,

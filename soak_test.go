@@ -83,6 +83,18 @@ func soakWait(p *Process) (*State, error) {
 }
 
 // soakDiscard kills, reaps and releases p after an error.
+// soakWantENOENT spawns path, which must fail with ENOENT and no child.
+func soakWantENOENT(what, path string, attr *Attr) error {
+	p, err := Spawn(path, []string{"soak"}, attr)
+	if p != nil || !errors.Is(err, fs.ErrNotExist) {
+		if p != nil {
+			soakDiscard(p)
+		}
+		return fmt.Errorf("%s: %v, want ENOENT", what, err)
+	}
+	return nil
+}
+
 func soakDiscard(p *Process) {
 	p.Kill()
 	p.Wait()
@@ -207,24 +219,10 @@ func soakRun(b Backend, op soakOp, rnd *rand.Rand) error {
 		}
 		return nil
 	case soakNotFound:
-		p, err := Spawn("/nonexistent/soak", []string{"soak"}, attr)
-		if p != nil || !errors.Is(err, fs.ErrNotExist) {
-			if p != nil {
-				soakDiscard(p)
-			}
-			return fmt.Errorf("missing program: %v, want ENOENT", err)
-		}
-		return nil
+		return soakWantENOENT("missing program", "/nonexistent/soak", attr)
 	case soakBadDir:
 		attr.Dir = "/nonexistent/soak"
-		p, err := Spawn("/bin/true", []string{"true"}, attr)
-		if p != nil || !errors.Is(err, fs.ErrNotExist) {
-			if p != nil {
-				soakDiscard(p)
-			}
-			return fmt.Errorf("missing Dir: %v, want ENOENT", err)
-		}
-		return nil
+		return soakWantENOENT("missing Dir", "/bin/true", attr)
 	}
 	return fmt.Errorf("unknown op %d", op)
 }

@@ -114,17 +114,8 @@ func spawnPidfd(pl *plan) (*Process, error) {
 		// Neither the kernel (PIDFD_GET_INFO, Linux 6.13) nor glibc (which
 		// reads /proc) could say: no Process without its pid.
 		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
-		reapPidfd(pidfd)
+		reapAndClose(pidfd, false)
 		return nil, os.NewSyscallError("pidfd_getpid", syscall.Errno(-pid))
 	}
 	return newProcess(pidfd, pid, PidfdSpawn, 0), nil
-}
-
-// reapPidfd reaps the child of pidfd, which has exited or been killed, and
-// closes the pidfd.
-func reapPidfd(pidfd int) {
-	var si unix.Siginfo
-	for unix.Waitid(unix.P_PIDFD, pidfd, &si, unix.WEXITED|unix.WALL, nil) == unix.EINTR {
-	}
-	unix.Close(pidfd)
 }

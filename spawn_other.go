@@ -19,7 +19,7 @@ func spawn(path string, argv []string, attr *Attr, search bool) (*Process, error
 	return nil, errOS()
 }
 
-type pidfdHandle struct{}
+type pidfdHandle struct{ fd int32 }
 
 func (h *pidfdHandle) closed() bool { return true }
 func (h *pidfdHandle) close() error { return errOS() }

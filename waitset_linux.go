@@ -1,7 +1,6 @@
 package spawn
 
 import (
-	"context"
 	"os"
 	"sync"
 	"syscall"
@@ -35,10 +34,10 @@ type waitSet struct {
 	waiters map[int32]*pidfdHandle // nil until the set exists
 	leader  *pidfdHandle           // the waiter reading the set, if any
 	epfd    int
-	kickfd  int // eventfd in the set: makes the leader look at its wake
-	f       *os.File
-	rc      syscall.RawConn
-	read    func(uintptr) bool  // w.lead's callback, made once
+	kickfd  int                 // eventfd in the set: makes the leader look at its wake
+	f       *os.File            // the set in the poller; held so that it is never finalized
+	rc      syscall.RawConn     // f's
+	read    func(uintptr) bool  // w.drain as a func value, made once
 	evs     [16]unix.EpollEvent // the leader's buffer
 }
 
@@ -222,11 +221,6 @@ func (w *waitSet) drain(fd uintptr) bool {
 	woken := w.leader == nil || len(w.leader.wake) > 0
 	w.mu.Unlock()
 	return woken
-}
-
-// wakeOnDone makes a waiter parked in the set look at ctx when it is done.
-func (w *waitSet) wakeOnDone(ctx context.Context, h *pidfdHandle) (stop func() bool) {
-	return context.AfterFunc(ctx, func() { w.wake(h) })
 }
 
 func notify(ch chan struct{}) {
