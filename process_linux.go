@@ -239,19 +239,23 @@ func (p *Process) wait(ctx context.Context) (*State, error) {
 
 // park waits in the wait set until the process has exited and reaps it, or
 // until ctx is done or the handle is released.
-func (p *Process) park(ctx context.Context, fd int) (*State, error) {
+func (p *Process) park(ctx context.Context, fd int) (st *State, err error) {
 	if err := waits.add(&p.h); err != nil {
 		return nil, err
 	}
-	defer waits.remove(&p.h)
+	defer func() { waits.remove(&p.h, st != nil) }()
 	if ctx != nil && ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { waits.wake(&p.h) })
 		defer stop()
 	}
-	armed := true // add armed the one-shot registration
+	// The registration is armed: a child that exited since wait looked, or
+	// exits later, makes the set report it (EPOLL_CTL_ADD and _MOD check
+	// the pidfd's readiness as they arm it).
 	for {
-		st, err := p.reap(fd)
-		if st != nil || err != nil {
+		if err := waits.sleep(&p.h); err != nil {
+			return nil, err
+		}
+		if st, err := p.reap(fd); st != nil || err != nil {
 			return st, err
 		}
 		if p.h.closed() {
@@ -262,17 +266,11 @@ func (p *Process) park(ctx context.Context, fd int) (*State, error) {
 				return nil, err
 			}
 		}
-		if !armed { // woken, but not exited: arm again, then look again
-			if err := waits.rearm(&p.h); err != nil {
-				return nil, err
-			}
-			armed = true
-			continue
-		}
-		if err := waits.sleep(&p.h); err != nil {
+		// Woken, but the child runs (the wake was for Release or the
+		// context, or a readiness that did not last): arm again.
+		if err := waits.rearm(&p.h); err != nil {
 			return nil, err
 		}
-		armed = false
 	}
 }
 

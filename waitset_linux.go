@@ -33,11 +33,12 @@ type waitSet struct {
 	mu      sync.Mutex
 	waiters map[int32]*pidfdHandle // nil until the set exists
 	leader  *pidfdHandle           // the waiter reading the set, if any
+	looked  bool                   // the leader has read the set since it took its turn
 	epfd    int
 	kickfd  int                 // eventfd in the set: makes the leader look at its wake
 	f       *os.File            // the set in the poller; held so that it is never finalized
 	rc      syscall.RawConn     // f's
-	read    func(uintptr) bool  // w.drain as a func value, made once
+	read    func(uintptr) bool  // w.look as a func value, made once
 	evs     [16]unix.EpollEvent // the leader's buffer
 }
 
@@ -86,7 +87,7 @@ func (w *waitSet) start() error {
 		return err
 	}
 	w.epfd, w.kickfd, w.f, w.rc = epfd, kickfd, f, rc
-	w.read = w.drain
+	w.read = w.look
 	w.waiters = make(map[int32]*pidfdHandle)
 	return nil
 }
@@ -120,12 +121,18 @@ func (w *waitSet) rearm(h *pidfdHandle) error {
 	return nil
 }
 
-// remove unregisters h and discards a notification it did not take.
-func (w *waitSet) remove(h *pidfdHandle) {
+// remove unregisters h and discards a notification it did not take. The
+// kernel's registration of a reaped child's pidfd is left to the pidfd's
+// close (which ends it, and drops an event still pending with it): it can
+// fire no more, and the next look at the set takes a pending event for
+// nobody. That saves a syscall between a child's exit and the next spawn.
+func (w *waitSet) remove(h *pidfdHandle, reaped bool) {
 	w.mu.Lock()
 	if w.waiters[h.fd] == h {
 		delete(w.waiters, h.fd)
-		epollCtl(w.epfd, unix.EPOLL_CTL_DEL, h.fd)
+		if !reaped {
+			epollCtl(w.epfd, unix.EPOLL_CTL_DEL, h.fd)
+		}
 		w.passOn(h)
 	}
 	w.mu.Unlock()
@@ -159,6 +166,7 @@ func (w *waitSet) sleep(h *pidfdHandle) error {
 		return nil
 	}
 	w.leader = h
+	w.looked = false
 	rc := w.rc
 	w.mu.Unlock()
 
@@ -192,8 +200,23 @@ func (w *waitSet) passOn(skip *pidfdHandle) {
 	}
 }
 
-// drain is the leader's read of the set: it wakes the waiters whose pidfds
-// are ready and reports whether the leader itself has been woken.
+// look is the leader's read of the set, called before it parks in the
+// poller and after each wake there: it reports whether the leader has been
+// woken. A lone leader woken by the poller looks at its own process first,
+// without reading the set: the wake is its child's exit, or Release or a
+// done context (which notify it before they kick the set), or a stale
+// event; the park loop tells them apart and the next read of the set takes
+// what is left.
+func (w *waitSet) look(fd uintptr) bool {
+	w.mu.Lock()
+	lone := w.looked && len(w.waiters) == 1
+	w.looked = true
+	w.mu.Unlock()
+	return lone || w.drain(fd)
+}
+
+// drain reads the set: it wakes the waiters whose pidfds are ready and
+// reports whether the leader itself has been woken.
 func (w *waitSet) drain(fd uintptr) bool {
 	for {
 		n, _, errno := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&w.evs[0])), uintptr(len(w.evs)), 0, 0, 0)

@@ -178,3 +178,78 @@ func TestWaitSetContextParked(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitSetLoneRelease: Release and a done context wake a lone waiter,
+// which looks at its process without reading the set; what they leave in
+// the set (the kick) does not end the next Wait early.
+func TestWaitSetLoneRelease(t *testing.T) {
+	is := is.New(t)
+	a := spawnHelper(t, Clone3, "sleep", "1m")
+	aPid := a.Pid()
+	ra := make(chan error, 1)
+	go func() { _, err := a.Wait(); ra <- err }()
+	eventually(t, "a leads alone", leaderIs(&a.h))
+	is.NoErr(a.Release())
+	is.True(errors.Is(<-ra, ErrReleased)) // the lone Wait is woken by Release
+
+	b := spawnHelper(t, Clone3, "sleep", "1m")
+	ctx, cancel := context.WithCancel(context.Background())
+	rb := make(chan error, 1)
+	go func() { _, err := b.WaitContext(ctx); rb <- err }()
+	eventually(t, "b leads alone", leaderIs(&b.h))
+	cancel()
+	is.True(errors.Is(<-rb, context.Canceled)) // and by its context
+
+	c, err := Spawn("/bin/sh", []string{"sh", "-c", "sleep 0.2; exit 3"}, &Attr{Backend: Clone3})
+	is.NoErr(err)
+	st, err := c.Wait()
+	is.NoErr(err)
+	is.Equal(st.ExitCode(), 3) // a later Wait waits for its own child
+	c.Release()
+
+	is.NoErr(b.Kill())
+	_, err = b.Wait()
+	is.NoErr(err)
+	b.Release()
+	q, err := OpenProcess(aPid) // the released child is still ours
+	is.NoErr(err)
+	is.NoErr(q.Kill())
+	_, err = q.Wait()
+	is.NoErr(err)
+	q.Release()
+}
+
+// TestWaitSetStaleRegistration: a reaped child's registration stays in the
+// set until its pidfd is closed, with its event possibly still pending;
+// with a duplicate of the pidfd it outlives Release, and the descriptor
+// number goes to the next child. Later Waits get their own child's status
+// all the same.
+func TestWaitSetStaleRegistration(t *testing.T) {
+	is := is.New(t)
+	wait := func(script string, code int) *Process {
+		t.Helper()
+		p, err := Spawn("/bin/sh", []string{"sh", "-c", script}, &Attr{Backend: Clone3})
+		is.NoErr(err)
+		st, err := p.Wait()
+		is.NoErr(err)
+		is.Equal(st.ExitCode(), code)
+		return p
+	}
+	a := wait("exit 4", 4)            // reaped, its registration left in the set
+	b := wait("sleep 0.1; exit 5", 5) // not woken by a's
+	dup, err := unix.FcntlInt(uintptr(a.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	is.NoErr(err)
+	defer unix.Close(dup)
+	aFd := a.Fd()
+	is.NoErr(a.Release()) // a's registration lives on through dup
+	c, err := Spawn("/bin/sh", []string{"sh", "-c", "sleep 0.1; exit 6"}, &Attr{Backend: Clone3})
+	is.NoErr(err)
+	if c.Fd() != aFd {
+		t.Logf("the next pidfd is %d, not %d: the reused-number case is not exercised", c.Fd(), aFd)
+	}
+	st, err := c.Wait()
+	is.NoErr(err)
+	is.Equal(st.ExitCode(), 6) // a stale event under c's number does not end c's Wait
+	is.NoErr(b.Release())
+	is.NoErr(c.Release())
+}
