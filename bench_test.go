@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -108,7 +109,8 @@ type benchMethod struct {
 	run  func(path string, argv []string) error
 }
 
-func benchMethods() []benchMethod {
+// A diagnostic method runs only in BenchmarkSpawnWait.
+func benchMethods(diagnostic bool) []benchMethod {
 	var ms []benchMethod
 	for _, be := range []Backend{Clone3, PidfdSpawn, ForkNP} {
 		attr := &Attr{Backend: be}
@@ -123,6 +125,34 @@ func benchMethods() []benchMethod {
 				err = fmt.Errorf("%s: %v", path, st)
 			}
 			return err
+		}})
+	}
+	if diagnostic {
+		// Clone3 without Wait: a blocking waitid(P_PIDFD) on p.Fd() in the
+		// goroutine's own thread, as os/exec's Wait does. It isolates the
+		// spawn from Wait's park in the runtime poller (and holds a
+		// thread per waiting goroutine).
+		attr := &Attr{Backend: Clone3}
+		ms = append(ms, benchMethod{name: "clone3_waitid", err: Available(Clone3), run: func(path string, argv []string) error {
+			p, err := Spawn(path, argv, attr)
+			if err != nil {
+				return err
+			}
+			defer p.Release()
+			var si sigchld
+			for {
+				_, _, errno := syscall.Syscall6(unix.SYS_WAITID, unix.P_PIDFD, uintptr(p.Fd()), uintptr(unsafe.Pointer(&si)), unix.WEXITED, 0, 0)
+				if errno == 0 {
+					break
+				}
+				if errno != syscall.EINTR {
+					return os.NewSyscallError("waitid", errno)
+				}
+			}
+			if si.code != cldExited || si.status != 0 {
+				return fmt.Errorf("%s: %v", path, statusOf(si.code, si.status))
+			}
+			return nil
 		}})
 	}
 	ms = append(ms, benchMethod{name: "os_exec", run: func(path string, argv []string) error {
@@ -149,8 +179,8 @@ func benchMethods() []benchMethod {
 
 // benchEach runs body for every program and method as sub-benchmarks
 // PROGRAM/METHOD.
-func benchEach(b *testing.B, body func(b *testing.B, m benchMethod, path string, argv []string)) {
-	methods := benchMethods()
+func benchEach(b *testing.B, diagnostic bool, body func(b *testing.B, m benchMethod, path string, argv []string)) {
+	methods := benchMethods(diagnostic)
 	for _, prog := range benchPrograms() {
 		b.Run(prog.name, func(b *testing.B) {
 			if prog.err != nil {
@@ -196,7 +226,7 @@ func cpuTime() time.Duration {
 
 // BenchmarkSpawnWait is one spawn+wait at a time from a small parent.
 func BenchmarkSpawnWait(b *testing.B) {
-	benchEach(b, serialLoop)
+	benchEach(b, true, serialLoop)
 }
 
 // benchHeap is the large live heap of BenchmarkSpawnWaitHeap, allocated only
@@ -230,7 +260,7 @@ func BenchmarkSpawnWaitHeap(b *testing.B) {
 				benchHeap = nil
 				debug.FreeOSMemory()
 			}()
-			benchEach(b, serialLoop)
+			benchEach(b, false, serialLoop)
 			runtime.KeepAlive(benchHeap)
 		})
 	}
@@ -258,7 +288,7 @@ func parseSize(s string) (int, error) {
 // BenchmarkSpawnWaitParallel spawns from one goroutine and from GOMAXPROCS
 // goroutines at once; spawns/s of the two give the scaling.
 func BenchmarkSpawnWaitParallel(b *testing.B) {
-	benchEach(b, func(b *testing.B, m benchMethod, path string, argv []string) {
+	benchEach(b, false, func(b *testing.B, m benchMethod, path string, argv []string) {
 		b.Run("goroutines=1", func(b *testing.B) { serialLoop(b, m, path, argv) })
 		b.Run("goroutines="+strconv.Itoa(runtime.GOMAXPROCS(0)), func(b *testing.B) {
 			b.ReportAllocs()

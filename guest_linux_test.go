@@ -16,8 +16,12 @@ package spawn
 // Channels (set up by ci/kernel.sh):
 //
 //	/dev/hvc0   virtio console: test output, streamed to the host's stdout
-//	            (falls back to /dev/ttyS0, the kernel console, if absent)
-//	/dev/ttyS1  second serial port: exactly one line "EXIT <code>"
+//	            (falls back to the kernel console's serial port, /dev/ttyS0
+//	            or on arm64 /dev/ttyAMA0, if absent)
+//	verdict     exactly one line "EXIT <code>": on the virtio serial port
+//	            named spawn.verdict when there is one (arm64: qemu's virt
+//	            machine has a single UART), else on /dev/ttyS1, the second
+//	            serial port (amd64)
 //
 // Files the host puts into the initramfs:
 //
@@ -30,6 +34,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -96,7 +101,11 @@ func guestOutput() *os.File {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	for _, name := range []string{"/dev/hvc0", "/dev/ttyS0", "/dev/console"} {
+	serial := "/dev/ttyS0"
+	if runtime.GOARCH == "arm64" {
+		serial = "/dev/ttyAMA0" // the PL011 of qemu's virt machine
+	}
+	for _, name := range []string{"/dev/hvc0", serial, "/dev/console"} {
 		f, err := os.OpenFile(name, os.O_WRONLY|unix.O_NOCTTY, 0)
 		if err != nil {
 			continue
@@ -277,11 +286,30 @@ func guestReapAll(d time.Duration) {
 	}
 }
 
-// guestVerdict sends "EXIT <code>" on the second serial port.
+// guestVerdictPort is the virtio serial port that carries the verdict where
+// there is no second serial port (ci/kernel.sh names it on qemu's command
+// line); without udev there is no /dev/virtio-ports/NAME link, so the port
+// is found by its name in sysfs.
+const guestVerdictPort = "spawn.verdict"
+
+// guestVerdictDevice returns the device to send the verdict to: the virtio
+// port named guestVerdictPort if present, else the second serial port.
+func guestVerdictDevice() string {
+	names, _ := filepath.Glob("/sys/class/virtio-ports/*/name")
+	for _, n := range names {
+		if b, err := os.ReadFile(n); err == nil && strings.TrimSpace(string(b)) == guestVerdictPort {
+			return "/dev/" + filepath.Base(filepath.Dir(n))
+		}
+	}
+	return "/dev/ttyS1"
+}
+
+// guestVerdict sends "EXIT <code>" on the verdict channel.
 func guestVerdict(code int, logf func(string, ...any)) {
-	f, err := os.OpenFile("/dev/ttyS1", os.O_WRONLY|unix.O_NOCTTY, 0)
+	dev := guestVerdictDevice()
+	f, err := os.OpenFile(dev, os.O_WRONLY|unix.O_NOCTTY, 0)
 	if err != nil {
-		logf("cannot open the verdict port: %v", err)
+		logf("cannot open the verdict port %s: %v", dev, err)
 		return
 	}
 	rawTTY(int(f.Fd()))

@@ -83,6 +83,11 @@ func init() {
 	// ends the process with exit_group(7) after MS milliseconds.
 	registerHelper("leader-exits-first", func(args []string) int {
 		ms, _ := strconv.Atoi(args[0])
+		// The leader thread leaves with the P it holds; the goroutine
+		// that ends the process needs another (a 1-CPU machine has one).
+		if runtime.GOMAXPROCS(0) < 2 {
+			runtime.GOMAXPROCS(2)
+		}
 		runtime.LockOSThread() // the main goroutine owns the leader thread
 		go func() {
 			time.Sleep(time.Duration(ms) * time.Millisecond)

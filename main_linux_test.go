@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -157,6 +158,17 @@ func testCgroup(t *testing.T) *Cgroup {
 		cg.Close()
 	})
 	return cg
+}
+
+// A helper runs on the main goroutine, locked to the main thread: init
+// functions run there and locking in one keeps main there. Helpers rely on
+// it: pdeathsig's spawning goroutine must get a thread that ends (the
+// runtime never ends the main thread), leader-exits-first ends the main
+// thread alone.
+func init() {
+	if os.Getenv("SPAWN_HELPER") != "" {
+		runtime.LockOSThread()
+	}
 }
 
 func TestMain(m *testing.M) {

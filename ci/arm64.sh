@@ -8,13 +8,25 @@
 #   2. GOARCH=arm64 CGO_ENABLED=0 go test -c     (the root package's tests)
 #   3. on an arm64 host: runs the test binary natively;
 #      elsewhere: runs it under qemu-aarch64 (user mode) when a probe finds
-#      that clone3 works there, else says why not and stops, with status 0.
+#      that clone3 works there, else (Debian 12's qemu-user 7.2 has no
+#      clone3) boots it as the init of an arm64 Debian kernel under
+#      qemu-system-aarch64 with ci/kernel.sh, which picks the guest's
+#      architecture from the binary: -machine virt -cpu max, the newest
+#      cloud-arm64 kernel >= 7.1 of the kernel suite, busybox-static:arm64,
+#      software emulation (see ci/kernel.sh). The whole suite takes about a
+#      minute there.
 #
-# TEST ARGS go to the test binary (default: -test.v).
+# TEST ARGS go to the test binary (default: -test.v). In the guest, with
+# -test.v, the run must also show that the Clone3 backend was there and ran:
+# a "backend clone3 not available" line, or no passed clone3 subtest, is a
+# failure (exit 1), so TEST ARGS that select no backend subtest need
+# SPAWN_ARM64_CLONE3_CHECK=0.
 #
 # qemu-user-static (qemu-user as a fallback) is installed with apt-get,
-# without recommends, when no qemu-aarch64 is found: run as root on a fresh
-# Debian/Ubuntu machine. Nothing else on the system is changed, and nothing is
+# without recommends, when no qemu-aarch64 is found, and ci/kernel.sh installs
+# qemu-system-arm when qemu-system-aarch64 is missing: run as root on a fresh
+# Debian machine. Nothing else on the system is changed (ci/kernel.sh
+# downloads with a private apt state in its cache), and nothing is
 # written to the repository: build output goes to a temporary directory
 # that is removed on exit, so the script can be run again and again.
 #
@@ -29,29 +41,34 @@
 #     under emulation that takes a binfmt_misc handler for aarch64 ELF files,
 #     and the tests re-execute their own binary as helper programs.
 #
-# Exit status: 0 when the tests passed, or when they could not run under
-# emulation (see the message); the test binary's status when they failed;
-# 1 when vet, the build or the probe failed (a probe crash is a failure: it
-# runs the trampoline); 2 on bad setup.
+# Exit status: 0 when the tests passed, or when they could not run because
+# no emulator could be set up (see the message); the test binary's status
+# when they failed; 124 when they timed out; 125 when the guest gave no
+# verdict (kernel panic, crash, qemu failure); 1 when vet, the build or the
+# probe failed (a probe crash is a failure: it runs the trampoline), or the
+# guest's run did not show the Clone3 backend at work; 2 on bad setup.
 #
 # Environment:
 #   SPAWN_ARM64_REQUIRE=1   make "the tests cannot run here" a failure (exit 3)
-#   SPAWN_ARM64_TIMEOUT     test run time limit, timeout(1) syntax (900)
+#   SPAWN_ARM64_TIMEOUT     test run time limit, timeout(1) syntax (600)
+#   SPAWN_ARM64_CLONE3_CHECK=0  skip the guest's Clone3 check (see above)
+#   SPAWN_KERNEL_*          passed on to ci/kernel.sh (the kernel, the cache,
+#                           the mirror, the number of guest CPUs, ...)
 
 set -uo pipefail
 
 prog=ci/arm64.sh
 log() { printf '%s: %s\n' "$prog" "$*" >&2; }
-die() { log "$*"; exit "${2:-2}"; }
+die() { log "$1"; exit "${2:-2}"; }
 
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd) || exit 2
 root=$(dirname -- "$here")
 cd -- "$root" || exit 2
 command -v go >/dev/null || die "go is not installed"
 
-timeout_spec=${SPAWN_ARM64_TIMEOUT:-900}
+timeout_spec=${SPAWN_ARM64_TIMEOUT:-600}
 [[ $timeout_spec =~ ^[0-9]+(\.[0-9]+)?[smhd]?$ ]] && [[ ! $timeout_spec =~ ^0+(\.0*)?[smhd]?$ ]] ||
-	die "SPAWN_ARM64_TIMEOUT=$timeout_spec: want a positive duration like 900 or 15m"
+	die "SPAWN_ARM64_TIMEOUT=$timeout_spec: want a positive duration like 600 or 10m"
 
 test_args=("$@")
 [[ ${#test_args[@]} -gt 0 ]] || test_args=(-test.v)
@@ -179,23 +196,62 @@ apt_install() {
 	"${cmd[@]}" >&2
 }
 
-if ! qemu=$(find_qemu); then
-	command -v apt-get >/dev/null || die "no qemu-aarch64, and no apt-get to install qemu-user-static"
-	log "installing qemu-user-static"
-	apt_install qemu-user-static || { log "qemu-user-static failed; trying qemu-user"; apt_install qemu-user; }
-	qemu=$(find_qemu) || die "qemu-aarch64 still missing after installing qemu-user-static/qemu-user"
-fi
-log "emulator: $("$qemu" --version | head -n 1) ($qemu)"
-
 not_here() {
-	log "NOT RUNNING the arm64 tests under $qemu: $1"
-	log "the arm64 vet and build passed; run the tests on an arm64 machine or under qemu-system-aarch64"
+	log "NOT RUNNING the arm64 tests: $1"
+	log "the arm64 vet and build passed; run the tests on an arm64 machine"
 	if [[ ${SPAWN_ARM64_REQUIRE:-0} == 1 ]]; then
 		log "SPAWN_ARM64_REQUIRE=1: failing"
 		exit 3
 	fi
 	exit 0
 }
+
+# --- qemu-system-aarch64 -----------------------------------------------------
+
+# run_system boots the test binary as the init of an arm64 kernel
+# (ci/kernel.sh) and judges the run; it does not return.
+run_system() {
+	log "$1: booting linux/arm64 under qemu-system-aarch64 with the tests as its init (ci/kernel.sh)"
+	local out=$work/guest.out rc
+	# ci/kernel.sh builds its initramfs writer for this host: no GOOS/GOARCH.
+	env -u GOOS -u GOARCH -u CGO_ENABLED SPAWN_KERNEL_TIMEOUT="$timeout_spec" \
+		"$here/kernel.sh" "$bin" "${test_args[@]}" | tee "$out"
+	rc=${PIPESTATUS[0]}
+	case $rc in
+	0) ;;
+	126) not_here "ci/kernel.sh could not set up the arm64 guest (qemu-system-aarch64, the kernel or busybox: see its messages above)" ;;
+	124) die "FAIL: the arm64 guest timed out after $timeout_spec" 124 ;;
+	125) die "FAIL: no verdict from the arm64 guest (kernel panic, crash or qemu failure: see above)" 125 ;;
+	*)
+		log "FAIL: the arm64 tests failed in the guest with status $rc:"
+		grep -E -- '^[[:space:]]*--- FAIL' "$out" | sed 's/^/  /' >&2
+		exit "$rc"
+		;;
+	esac
+	# Passed: make sure that it was the trampoline that passed.
+	local verbose=
+	for a in "${test_args[@]}"; do [[ $a =~ ^--?test\.v(=true)?$ ]] && verbose=1; done
+	local ran
+	ran=$(grep -cE -- '^[[:space:]]*--- PASS: Test[^ ]*/clone3 ' "$out")
+	if [[ ${SPAWN_ARM64_CLONE3_CHECK:-1} != 0 && -n $verbose ]]; then
+		if grep -q 'backend clone3 not available' "$out"; then
+			die "FAIL: the Clone3 backend was not available in the arm64 guest: $(grep -m1 'backend clone3 not available' "$out" | sed 's/^[[:space:]]*//')" 1
+		fi
+		((ran > 0)) || die "FAIL: the tests passed, but no clone3 subtest ran (SPAWN_ARM64_CLONE3_CHECK=0 if that is meant)" 1
+	fi
+	log "PASS: the arm64 tests passed under qemu-system-aarch64${verbose:+ ($ran clone3 subtests passed)}"
+	exit 0
+}
+
+if ! qemu=$(find_qemu); then
+	if ! command -v apt-get >/dev/null; then
+		run_system "no qemu-aarch64, and no apt-get to install qemu-user-static"
+	fi
+	log "installing qemu-user-static"
+	apt_install qemu-user-static || { log "qemu-user-static failed; trying qemu-user"; apt_install qemu-user; }
+	qemu=$(find_qemu) || run_system "qemu-aarch64 still missing after installing qemu-user-static/qemu-user"
+fi
+log "emulator: $("$qemu" --version | head -n 1) ($qemu)"
 
 probe_out=$(timeout 120 "$qemu" "$probe" 2>&1)
 probe_rc=$?
@@ -204,7 +260,8 @@ case $probe_rc in
 	log "probe: $probe_out"
 	;;
 3 | 4 | 5)
-	not_here "$probe_out"
+	log "the tests cannot run under $qemu: $probe_out"
+	run_system "qemu-user cannot run them"
 	;;
 *)
 	printf '%s\n' "$probe_out" >&2
