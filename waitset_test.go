@@ -37,6 +37,19 @@ func leaderIs(h *pidfdHandle) func() bool {
 	}
 }
 
+// killReleased kills and reaps the child pid of a released Process: it is
+// still the test's child.
+func killReleased(t *testing.T, pid int) {
+	t.Helper()
+	is := is.New(t)
+	q, err := OpenProcess(pid)
+	is.NoErr(err)
+	is.NoErr(q.Kill())
+	_, err = q.Wait()
+	is.NoErr(err)
+	q.Release()
+}
+
 func parked(n int) func() bool {
 	return func() bool {
 		waits.mu.Lock()
@@ -129,13 +142,7 @@ func TestWaitSetReleaseParked(t *testing.T) {
 			is.Equal(r.st.Pid(), otherPid)
 			is.NoErr(other.Release())
 
-			// The released child is still ours: reap it.
-			q, err := OpenProcess(victimPid)
-			is.NoErr(err)
-			is.NoErr(q.Kill())
-			_, err = q.Wait()
-			is.NoErr(err)
-			q.Release()
+			killReleased(t, victimPid)
 		})
 	}
 }
@@ -211,12 +218,7 @@ func TestWaitSetLoneRelease(t *testing.T) {
 	_, err = b.Wait()
 	is.NoErr(err)
 	b.Release()
-	q, err := OpenProcess(aPid) // the released child is still ours
-	is.NoErr(err)
-	is.NoErr(q.Kill())
-	_, err = q.Wait()
-	is.NoErr(err)
-	q.Release()
+	killReleased(t, aPid)
 }
 
 // TestWaitSetStaleRegistration: a reaped child's registration stays in the
