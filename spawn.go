@@ -146,6 +146,10 @@ type Attr struct {
 	// of a new group.
 	Pgid int
 	// SigMask is the child's blocked signal set; nil blocks nothing.
+	// PidfdSpawn cannot block signals 32 and 33 (glibc drops them from a
+	// spawn's mask: they are its own): Auto then picks Clone3, and a forced
+	// PidfdSpawn fails with ErrNotSupported. (A child built on glibc or Go
+	// unblocks them itself when it starts.)
 	SigMask []syscall.Signal
 	// SigDefault lists signals reset to their default action in the child.
 	// Caught signals are always reset; ignored ones stay ignored unless

@@ -46,8 +46,22 @@ func noPosixSpawn(attr *Attr) string {
 		return "Pdeathsig"
 	case attr.NoNewPrivs:
 		return "NoNewPrivs"
+	case blocksLibcSignal(attr.SigMask):
+		return "SigMask with signal 32 or 33"
 	}
 	return ""
+}
+
+// blocksLibcSignal reports whether mask holds signal 32 or 33, which glibc
+// keeps for itself: its posix_spawn drops them from the child's mask, so a
+// pidfd_spawn child would run with them unblocked.
+func blocksLibcSignal(mask []syscall.Signal) bool {
+	for _, s := range mask {
+		if s == 32 || s == 33 {
+			return true
+		}
+	}
+	return false
 }
 
 // choose picks the backend for attr, or says why none can serve it.

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -715,4 +716,72 @@ func TestSpawnStress(t *testing.T) {
 			is.NoErr(err) // every spawn and wait under the signal flood succeeds
 		}
 	})
+}
+
+// nolibcSleeperSrc is a static program without a C library that sleeps
+// until killed: after its exec, its signal mask is the one the spawn gave
+// it (a C library or the Go runtime would unblock their own signals).
+const nolibcSleeperSrc = `
+void _start(void) {
+	static const long ts[2] = {60, 0};
+	for (;;) {
+#if defined(__x86_64__)
+		register long nr __asm__("rax") = 35; /* nanosleep */
+		register const long *req __asm__("rdi") = ts;
+		register long rem __asm__("rsi") = 0;
+		__asm__ volatile("syscall" : "+r"(nr) : "r"(req), "r"(rem) : "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+		register long nr __asm__("x8") = 101; /* nanosleep */
+		register const long *req __asm__("x0") = ts;
+		register long rem __asm__("x1") = 0;
+		__asm__ volatile("svc #0" : "+r"(req) : "r"(nr), "r"(rem) : "memory");
+#else
+#error "add nanosleep for this architecture"
+#endif
+	}
+}
+`
+
+// buildNolibc compiles src with gcc -static -nostdlib, or skips the test.
+func buildNolibc(t *testing.T, src string) string {
+	t.Helper()
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("needs gcc to build a program without a C library:", err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "prog.c"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "prog")
+	if out, err := exec.Command(gcc, "-static", "-nostdlib", "-O2", "-o", bin, filepath.Join(dir, "prog.c")).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestSpawnSigMaskLibcSignals: signals 32 and 33 in SigMask are blocked in
+// the child by every backend that runs; PidfdSpawn, whose glibc drops them,
+// refuses such a mask, and Auto picks a backend that carries it.
+func TestSpawnSigMaskLibcSignals(t *testing.T) {
+	prog := buildNolibc(t, nolibcSleeperSrc)
+	mask := []syscall.Signal{syscall.SIGUSR1, 32, 33}
+	want := fmt.Sprintf("%016x", uint64(1)<<(syscall.SIGUSR1-1)|1<<31|1<<32)
+	for _, b := range append(backends(t), Auto) {
+		t.Run(b.String(), func(t *testing.T) {
+			is := is.New(t)
+			p, err := Spawn(prog, []string{"sleeper"}, &Attr{Backend: b, SigMask: mask})
+			if p != nil {
+				defer func() { p.Kill(); p.Wait(); p.Release() }()
+			}
+			if b == PidfdSpawn {
+				is.True(errors.Is(err, ErrNotSupported)) // pidfd_spawn cannot block 32 and 33
+				return
+			}
+			is.NoErr(err)
+			is.True(p.Backend() != PidfdSpawn) // Auto picks a backend that can
+			waitSleeping(t, p.Pid())
+			is.Equal(procStatus(t, p.Pid(), "SigBlk"), want) // the whole mask, 32 and 33 included
+		})
+	}
 }
