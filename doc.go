@@ -30,7 +30,7 @@
 //
 // Auto (the zero Backend) uses PidfdSpawn when it is available and the Attr
 // needs nothing posix_spawn cannot express (Rlimits, Pdeathsig, NoNewPrivs,
-// AutoReap, AutoKill), and Clone3 otherwise. Setting Attr.Backend forces a
+// AutoReap, AutoKill, signal 32 or 33 in SigMask), and Clone3 otherwise. Setting Attr.Backend forces a
 // backend; [Available] says whether one works here and, if not, why.
 //
 // # Requirements
