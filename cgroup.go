@@ -91,7 +91,7 @@ func OpenCgroup(path string) (*Cgroup, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	magic, err := cgroup2Magic(fd)
+	magic, err := fsMagic(fd)
 	if err != nil {
 		unix.Close(fd)
 		return nil, &os.PathError{Op: "fstatfs", Path: path, Err: err}
@@ -104,9 +104,9 @@ func OpenCgroup(path string) (*Cgroup, error) {
 	return &Cgroup{path: path, f: os.NewFile(uintptr(fd), path)}, nil
 }
 
-// cgroup2Magic returns the magic number of the file system fd is on
+// fsMagic returns the magic number of the file system fd is on
 // (unix.CGROUP2_SUPER_MAGIC for a cgroup v2 directory).
-func cgroup2Magic(fd int) (int64, error) {
+func fsMagic(fd int) (int64, error) {
 	var sfs unix.Statfs_t
 	err := unix.Fstatfs(fd, &sfs)
 	return int64(sfs.Type), err

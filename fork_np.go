@@ -169,7 +169,7 @@ func forkSetup(args *ForkArgs, attrCgroup int) (forkConf, error) {
 		// What CLONE_INTO_CGROUP would say of a descriptor that is not an
 		// open cgroup2 directory (EBADF), said before any child exists,
 		// rather than the child's failure to find cgroup.procs (ENOENT).
-		magic, err := cgroup2Magic(fc.cgroup)
+		magic, err := fsMagic(fc.cgroup)
 		if err != nil {
 			return fc, fmt.Errorf("spawn: fork_np: cgroup descriptor %d: %w", fc.cgroup, err)
 		}

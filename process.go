@@ -77,7 +77,8 @@ func (p *Process) Kill() error { return p.signal(syscall.SIGKILL) }
 // usage. It parks the calling goroutine; no OS thread is held. Parked Waits
 // share one epoll set, watched through the runtime poller: the first Wait
 // that has to park creates it (an epoll descriptor and an eventfd, both
-// close-on-exec, kept for the life of the program; no goroutine). A second Wait after a successful one returns ErrWaited. For a
+// close-on-exec, kept for the life of the program; no goroutine). A second
+// Wait after a successful one returns ErrWaited. For a
 // process that is not our child (OpenProcess), Wait returns when it exits,
 // with the status when the kernel reports it (PIDFD_INFO_EXIT, Linux ≥ 6.15)
 // and an exit code of -1 otherwise.

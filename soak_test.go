@@ -82,7 +82,6 @@ func soakWait(p *Process) (*State, error) {
 	return st, err
 }
 
-// soakDiscard kills, reaps and releases p after an error.
 // soakWantENOENT spawns path, which must fail with ENOENT and no child.
 func soakWantENOENT(what, path string, attr *Attr) error {
 	p, err := Spawn(path, []string{"soak"}, attr)
@@ -95,6 +94,7 @@ func soakWantENOENT(what, path string, attr *Attr) error {
 	return nil
 }
 
+// soakDiscard kills, reaps and releases p after an error.
 func soakDiscard(p *Process) {
 	p.Kill()
 	p.Wait()

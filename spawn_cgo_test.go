@@ -287,9 +287,9 @@ func TestNoNewGlibcSymbolVersions(t *testing.T) {
 	t.Logf("highest glibc symbol version: %s (baseline %s)", have, baseline)
 }
 
-// TestPidfdSpawnThreadMask: the PidfdSpawn call blocks every signal on the
-// calling thread while it runs (no Go handler may run on its C stack) and
-// gives the thread its own mask back afterwards, whatever that mask was.
+// TestPidfdSpawnThreadMask: the PidfdSpawn call, which blocks every signal
+// on the calling thread while it runs (no Go handler may run on its C
+// stack), gives the thread its own mask back afterwards, whatever it was.
 func TestPidfdSpawnThreadMask(t *testing.T) {
 	if err := Available(PidfdSpawn); err != nil {
 		t.Skipf("needs PidfdSpawn (cgo, glibc 2.39; CI runs it under the glibc matrix): %v", err)

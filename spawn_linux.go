@@ -4,6 +4,7 @@ package spawn
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -56,12 +57,7 @@ func noPosixSpawn(attr *Attr) string {
 // keeps for itself: its posix_spawn drops them from the child's mask, so a
 // pidfd_spawn child would run with them unblocked.
 func blocksLibcSignal(mask []syscall.Signal) bool {
-	for _, s := range mask {
-		if s == 32 || s == 33 {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(mask, 32) || slices.Contains(mask, 33)
 }
 
 // choose picks the backend for attr, or says why none can serve it.

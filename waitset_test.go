@@ -37,6 +37,16 @@ func leaderIs(h *pidfdHandle) func() bool {
 	}
 }
 
+// parkInTurn runs waitA in a goroutine until a's Wait leads the wait set,
+// then waitB until both are parked: a leader and a follower.
+func parkInTurn(t *testing.T, a *Process, waitA, waitB func()) {
+	t.Helper()
+	go waitA()
+	eventually(t, "a leads", leaderIs(&a.h))
+	go waitB()
+	eventually(t, "both are parked", parked(2))
+}
+
 // killReleased kills and reaps the child pid of a released Process: it is
 // still the test's child.
 func killReleased(t *testing.T, pid int) {
@@ -114,10 +124,9 @@ func TestWaitSetReleaseParked(t *testing.T) {
 				err error
 			}
 			ra, rb := make(chan result, 1), make(chan result, 1)
-			go func() { st, err := a.Wait(); ra <- result{st, err} }()
-			eventually(t, "a leads", leaderIs(&a.h))
-			go func() { st, err := b.Wait(); rb <- result{st, err} }()
-			eventually(t, "both are parked", parked(2))
+			parkInTurn(t, a,
+				func() { st, err := a.Wait(); ra <- result{st, err} },
+				func() { st, err := b.Wait(); rb <- result{st, err} })
 
 			victim, other, rv, ro, otherPid, victimPid := a, b, ra, rb, bPid, aPid
 			if which == "follower" {
@@ -167,10 +176,9 @@ func TestWaitSetContextParked(t *testing.T) {
 			defer cancelA()
 			defer cancelB()
 			ra, rb := make(chan error, 1), make(chan error, 1)
-			go func() { _, err := a.WaitContext(ctxA); ra <- err }()
-			eventually(t, "a leads", leaderIs(&a.h))
-			go func() { _, err := b.WaitContext(ctxB); rb <- err }()
-			eventually(t, "both are parked", parked(2))
+			parkInTurn(t, a,
+				func() { _, err := a.WaitContext(ctxA); ra <- err },
+				func() { _, err := b.WaitContext(ctxB); rb <- err })
 
 			cancel, rv, ro, victim, other := cancelA, ra, rb, a, b
 			if which == "follower" {
