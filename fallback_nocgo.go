@@ -32,18 +32,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cloneArgs is the kernel's struct clone_args (version 2, 88 bytes).
+// cloneArgs is the kernel's struct clone_args (version 2, 88 bytes). The
+// blank fields are the ones spawn leaves zero.
 type cloneArgs struct {
 	flags      uint64
 	pidfd      uint64
-	childTID   uint64
-	parentTID  uint64
+	_          uint64 // child_tid
+	_          uint64 // parent_tid
 	exitSignal uint64
 	stack      uint64
 	stackSize  uint64
-	tls        uint64
-	setTID     uint64
-	setTIDSize uint64
+	_          uint64 // tls
+	_          uint64 // set_tid
+	_          uint64 // set_tid_size
 	cgroup     uint64
 }
 

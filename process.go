@@ -82,7 +82,7 @@ func (p *Process) Kill() error { return p.signal(syscall.SIGKILL) }
 // process that is not our child (OpenProcess), Wait returns when it exits,
 // with the status when the kernel reports it (PIDFD_INFO_EXIT, Linux ≥ 6.15)
 // and an exit code of -1 otherwise.
-func (p *Process) Wait() (*State, error) { return p.wait(nil) }
+func (p *Process) Wait() (*State, error) { return p.wait(context.Background()) }
 
 // WaitContext is Wait that gives up when ctx is done: it then returns
 // ctx.Err() and leaves the process running and unreaped, so a later Wait may
