@@ -108,10 +108,10 @@ func (p *Process) Info() (*Info, error) { return p.info() }
 
 // Info is the kernel's description of a process (struct pidfd_info).
 type Info struct {
-	Mask                   uint64 // PIDFD_INFO_* bits the kernel filled
-	Pid, Tgid, Ppid        int
-	Ruid, Rgid, Euid, Egid uint32
-	CgroupID               uint64
+	Mask                   uint64             // PIDFD_INFO_* bits the kernel filled
+	Pid, Tgid, Ppid        int                // pid, thread group and parent, in the caller's pid namespace
+	Ruid, Rgid, Euid, Egid uint32             // real and effective user and group ids
+	CgroupID               uint64             // the id of its cgroup v2 (PIDFD_INFO_CGROUPID)
 	Exited                 bool               // exit status known (PIDFD_INFO_EXIT)
 	Status                 syscall.WaitStatus // valid when Exited
 }
