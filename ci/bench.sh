@@ -152,7 +152,7 @@ gobench() { # gobench PATTERN [ENV...]
 	local pat=$1
 	shift
 	env SPAWN_BENCH_TINY="$work/tiny" "$@" timeout 900 "${prio[@]}" "${run[@]}" "$work/spawn.test" -test.run '^$' \
-		-test.bench "$pat" -test.benchtime "${benchtime}s" | tee /dev/stderr | grep -E '^Benchmark' ||
+		-test.bench "$pat" -test.benchtime "${benchtime}s" | tee -a "$work/gobench.txt" /dev/stderr | grep -E '^Benchmark' ||
 		log "go benchmarks $pat failed or timed out"
 }
 
@@ -199,4 +199,42 @@ mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 	printf '.\n\n'
 } >"$work/header.md"
 "$work/report" -header "$work/header.md" -o "$out" -svg "$svg" "$work"/block*.txt
-log "wrote $out and $svg in $((SECONDS - start)) s"
+
+# --- benchstat: each backend against os/exec ---------------------------------
+# The Go benchmarks' own output, every block's, goes to OUT.txt in the
+# standard benchmark format (headers included), for benchstat or any tool
+# that reads it. benchstat (golang.org/x/perf, pinned as a tool of the
+# report's module, ci/bench/report/go.mod) then compares each backend with
+# os/exec, one column per backend, os/exec the baseline: the same benchmark
+# of each method lines up once the method's part is taken out of its name
+# (BenchmarkSpawnWait/tiny/clone3-2 in clone3's column as SpawnWait/tiny-2).
+# Its table is printed and appended to OUT.md; the C loops are not Go
+# benchmarks, and their comparisons stay in the report's tables above.
+raw=${out%.md}.txt
+cp "$work/gobench.txt" "$raw"
+bs_cols=()
+for m in os_exec:os/exec clone3:Clone3 pidfd_spawn:PidfdSpawn fork_np:ForkNP; do
+	awk -v m="${m%%:*}" '
+		!/^Benchmark/ { if ($0 ~ /^[a-z]+: /) print; next }
+		{
+			name = $1; procs = ""
+			if (match(name, /-[0-9]+$/)) { procs = substr(name, RSTART); name = substr(name, 1, RSTART - 1) }
+			n = split(name, part, "/"); keep = part[1]; hit = 0
+			for (i = 2; i <= n; i++) { if (part[i] == m) hit = 1; else keep = keep "/" part[i] }
+			if (hit) { $1 = keep procs; print }
+		}' "$raw" >"$work/bs-${m%%:*}.txt"
+	[ -s "$work/bs-${m%%:*}.txt" ] && grep -q '^Benchmark' "$work/bs-${m%%:*}.txt" && bs_cols+=("${m#*:}=$work/bs-${m%%:*}.txt")
+done
+if [ ${#bs_cols[@]} -ge 2 ] && go -C ci/bench/report tool benchstat "${bs_cols[@]}" >"$work/benchstat.txt"; then
+	cat "$work/benchstat.txt"
+	{
+		printf '\n#### benchstat: each backend against os/exec\n\n'
+		printf 'From %s (raw `go test -bench` output of all blocks):\n' "$(basename "$raw")"
+		printf '`go -C ci/bench/report tool benchstat os/exec=… Clone3=… PidfdSpawn=… ForkNP=…`, each file the lines of one method.\n\n```\n'
+		cat "$work/benchstat.txt"
+		printf '```\n'
+	} >>"$out"
+else
+	log "benchstat failed or had nothing to compare: see $raw"
+fi
+log "wrote $out, $svg and $raw in $((SECONDS - start)) s"
