@@ -23,7 +23,9 @@
 # run under the system's glibc when that differs.
 #
 # The table goes to stdout and to OUT.md (default ci/bench-results.md), with
-# a chart of µs/spawn against parent heap size beside it (OUT.svg).
+# a chart of µs/spawn against parent heap size beside it (OUT.svg). The Go
+# benchmarks' raw output goes to OUT.txt, and benchstat's comparison of
+# each backend with os/exec to stdout and the end of OUT.md.
 #
 #   -short       3 blocks of 0.25 s per measurement, heap 2GiB: under 2 minutes
 #                on a 2-vCPU VM, builds included (what .ci/run can afford);
