@@ -415,8 +415,8 @@ func TestSpawnPRelativePath(t *testing.T) {
 	script := func(p, word string) {
 		is.NoErr(os.WriteFile(p, []byte("#!"+sh+"\necho "+word+"\n"), 0o755)) // a script
 	}
-	script(filepath.Join(dir, "bin", "spawn-rel-prog"), "from-dir")
-	script(filepath.Join(top, "bin", "spawn-rel-prog"), "from-parent")
+	script(filepath.Join(dir, "bin", "spawn-rel-prog"), "from-dir")     // only in Dir/bin
+	script(filepath.Join(top, "bin", "spawn-rel-other"), "from-parent") // only in the parent's bin
 	wd, err := os.Getwd()
 	is.NoErr(err)
 	is.NoErr(os.Chdir(top)) // relative entries now name top/bin for this process
@@ -433,5 +433,8 @@ func TestSpawnPRelativePath(t *testing.T) {
 		out, _ := io.ReadAll(r)
 		is.True(mustWait(t, p).Success())
 		is.Equal(string(out), "from-dir\n") // the program in Dir/bin, as execvp after the chdir finds it
+
+		_, err = SpawnP("spawn-rel-other", []string{"spawn-rel-other"}, &Attr{Backend: b, Dir: dir})
+		is.True(errors.Is(err, os.ErrNotExist)) // what only the parent's bin holds is not found from Dir
 	})
 }
