@@ -438,3 +438,64 @@ func TestSpawnPRelativePath(t *testing.T) {
 		is.True(errors.Is(err, os.ErrNotExist)) // what only the parent's bin holds is not found from Dir
 	})
 }
+
+// A closed Cgroup refuses everything: Remove removes nothing.
+func TestCgroupClosedRefuses(t *testing.T) {
+	is := is.New(t)
+	root, err := Cgroup2Root()
+	if err != nil {
+		t.Skipf("cgroup v2 needed: %v", err)
+	}
+	parent, err := OpenCgroup(root)
+	if err != nil {
+		t.Skipf("cgroup v2 root not usable: %v", err)
+	}
+	defer parent.Close()
+	cg, err := parent.Mkdir(fmt.Sprintf("spawn-test-%d-closed", os.Getpid()))
+	if err != nil {
+		t.Skipf("cannot create a cgroup under %s (needs write access, e.g. root): %v", root, err)
+	}
+	path := cg.Path()
+	defer os.Remove(path)
+	is.NoErr(cg.Close()) // closed
+
+	err = cg.Remove()
+	is.True(errors.Is(err, os.ErrClosed)) // Remove refuses
+	_, serr := os.Stat(path)
+	is.NoErr(serr) // and the directory is still there
+	_, err = cg.Mkdir("sub")
+	is.True(errors.Is(err, os.ErrClosed)) // so does Mkdir
+	_, err = cg.Procs()
+	is.True(errors.Is(err, os.ErrClosed))       // and Procs
+	is.True(errors.Is(cg.Kill(), os.ErrClosed)) // and Kill
+	is.Equal(cg.Fd(), -1)                       // no descriptor
+	_, err = Spawn("/bin/true", []string{"true"}, &Attr{Cgroup: cg})
+	is.True(errors.Is(err, syscall.EBADF)) // and no child goes into it
+	is.True(cg.Close() != nil)             // a second Close fails as os.File's does
+	is.NoErr(os.Remove(path))              // what the caller removes itself
+}
+
+// A cgroup v1 directory is reported as what it is.
+func TestOpenCgroupV1(t *testing.T) {
+	is := is.New(t)
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	is.NoErr(err) // the mount table
+	var v1 string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if f := strings.Fields(pre); ok && strings.HasPrefix(post, "cgroup ") && len(f) >= 5 {
+			v1 = unescapeMount(f[4])
+			break
+		}
+	}
+	if v1 == "" {
+		t.Skip("needs a cgroup v1 hierarchy mounted (a hybrid host)")
+	}
+	_, err = OpenCgroup(v1)
+	is.True(err != nil) // refused
+	t.Log(err)
+	is.True(strings.Contains(err.Error(), "cgroup v1"))        // saying it is cgroup v1
+	is.True(!strings.Contains(err.Error(), "not a directory")) // without a misleading tail
+	is.True(errors.Is(err, syscall.ENOTDIR))                   // still matching ENOTDIR
+}
