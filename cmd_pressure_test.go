@@ -499,3 +499,114 @@ func TestOpenCgroupV1(t *testing.T) {
 	is.True(!strings.Contains(err.Error(), "not a directory")) // without a misleading tail
 	is.True(errors.Is(err, syscall.ENOTDIR))                   // still matching ENOTDIR
 }
+
+func init() { registerHelper("cmd-nofile-emfile", nofileEmfileHelper) }
+
+// nofileEmfileHelper runs in a fresh process whose soft RLIMIT_NOFILE the
+// Go runtime raised (soft = hard-1). Its first Cmd starts while the
+// descriptor table has a single free slot: the probe that learns the
+// original limit fails with EMFILE, the child still starts. Its second Cmd
+// starts after the table has emptied. It prints the soft limit each child
+// saw, one a line.
+func nofileEmfileHelper(args []string) int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		return fail(err)
+	}
+	// Whatever a first spawn and a first parked Wait set up, before the
+	// table fills (no Cmd: the NOFILE probe must not run yet).
+	p, err := Spawn(sh, []string{"sh", "-c", "sleep 0.05"}, &Attr{Backend: Clone3})
+	if err != nil {
+		return fail(err)
+	}
+	p.Wait()
+	p.Release()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fail(err)
+	}
+	run := func() error {
+		c := Command(sh, "-c", "ulimit -Sn")
+		c.Stdin, c.Stdout, c.Stderr = os.Stdin, w, os.Stderr
+		c.Attr = &Attr{Backend: Clone3}
+		return c.Run()
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return fail(err)
+	}
+	defer null.Close()
+	var fill []int
+	for {
+		fd, err := unix.Dup(int(null.Fd()))
+		if err != nil {
+			if err != unix.EMFILE {
+				return fail(err)
+			}
+			break
+		}
+		fill = append(fill, fd)
+	}
+	unix.Close(fill[len(fill)-1]) // one slot: the pidfd's, not the probe's pipe
+	fill = fill[:len(fill)-1]
+	err1 := run()
+	for _, fd := range fill {
+		unix.Close(fd)
+	}
+	if err1 != nil {
+		return fail(fmt.Errorf("first Start, with a full table: %w", err1))
+	}
+	if err := run(); err != nil {
+		return fail(fmt.Errorf("second Start: %w", err))
+	}
+	w.Close()
+	out, _ := io.ReadAll(r)
+	os.Stdout.Write(out)
+	return 0
+}
+
+// The NOFILE probe caches no transient failure: a Cmd started under
+// descriptor pressure inherits the raised limit (and starts), the next one
+// gets the original limit back.
+func TestCmdNofileProbeRetries(t *testing.T) {
+	is := is.New(t)
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skipf("needs sh in PATH to report a child's limit: %v", err)
+	}
+	if err := Available(Clone3); err != nil {
+		t.Skipf("setting the helper's RLIMIT_NOFILE needs the Clone3 backend: %v", err)
+	}
+	var lim unix.Rlimit
+	is.NoErr(unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)) // our limit
+	hard := min(lim.Max, 4096)
+	if hard < 400 {
+		t.Skipf("needs a hard RLIMIT_NOFILE of at least 400, have %d", lim.Max)
+	}
+	path, argv, env := helperArgv("cmd-nofile-emfile")
+	r, w, err := os.Pipe()
+	is.NoErr(err) // a pipe for the report
+	defer r.Close()
+	var stderr bytes.Buffer
+	er, ew, err := os.Pipe()
+	is.NoErr(err) // and one for its complaints
+	defer er.Close()
+	p, err := Spawn(path, argv, &Attr{
+		Env:     env,
+		Files:   []*os.File{nil, w, ew},
+		Rlimits: []Rlimit{{Resource: unix.RLIMIT_NOFILE, Cur: 256, Max: hard}},
+	})
+	w.Close()
+	ew.Close()
+	is.NoErr(err) // a fresh process, soft 256 raised by its runtime to hard-1
+	out, _ := io.ReadAll(r)
+	stderr.ReadFrom(er)
+	st := mustWait(t, p)
+	if !st.Success() {
+		t.Fatalf("helper: %v: %s", st, stderr.String())
+	}
+	lines := strings.Fields(string(out))
+	is.Equal(len(lines), 2)                       // two children reported
+	is.Equal(lines[0], strconv.Itoa(int(hard-1))) // under pressure: the raised limit, and Start succeeded
+	is.Equal(lines[1], "256")                     // afterwards: the original, the probe ran again
+}
