@@ -366,8 +366,12 @@ func (c *Cmd) start() error {
 		c.copyDone = make(chan struct{})
 		errs := make([]error, len(c.copiers))
 		var wg sync.WaitGroup
+		wg.Add(len(c.copiers))
 		for i, copier := range c.copiers {
-			wg.Go(func() { errs[i] = copier() })
+			go func() {
+				defer wg.Done()
+				errs[i] = copier()
+			}()
 		}
 		go func() {
 			wg.Wait()

@@ -112,7 +112,7 @@ func Available(b Backend) error {
 // golang.org/x/sys/unix.
 type Rlimit struct {
 	Resource int
-	Cur, Max uint64
+	Cur, Max uint64 // soft and hard limit (unix.RLIM_INFINITY: none)
 }
 
 // Attr says how to create a child. The zero value (or a nil *Attr) runs the
