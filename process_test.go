@@ -154,7 +154,7 @@ func TestWaitContext(t *testing.T) {
 		defer cancel()
 		_, err = p.WaitContext(ctx)
 		is.True(errors.Is(err, context.DeadlineExceeded)) // a context that expires while waiting
-		is.NoErr(p.Signal(0))                             // the child is untouched and alive
+		is.NoErr(p.Signal(syscall.Signal(0)))             // the child is untouched and alive
 
 		is.NoErr(p.Kill())
 		st, err := p.Wait()
@@ -309,13 +309,16 @@ func TestPidfdGetpid(t *testing.T) {
 	is.NoErr(err)          // fdinfo path
 	is.Equal(pid, p.Pid()) // same pid
 
+	// Wait closes p's pidfd: a duplicate outlives it.
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	is.NoErr(err)
+	defer unix.Close(dup)
 	_, err = p.Wait()
 	is.NoErr(err)
-	_, err = PidfdGetpid(fd)
+	_, err = PidfdGetpid(dup)
 	is.True(errors.Is(err, syscall.ESRCH)) // reaped
-	_, err = getpidFdinfo(fd)
+	_, err = getpidFdinfo(dup)
 	is.True(errors.Is(err, syscall.ESRCH)) // reaped, fdinfo path
-	p.Release()
 
 	_, err = PidfdGetpid(-1)
 	is.True(errors.Is(err, syscall.EBADF)) // negative
@@ -506,4 +509,119 @@ func kernelRelease() string {
 	var u unix.Utsname
 	unix.Uname(&u)
 	return unix.ByteSliceToString(u.Release[:])
+}
+
+// checkEnded asserts the contract of a handle whose Wait returned a State:
+// the pidfd is closed and every method says the process is done.
+func checkEnded(t *testing.T, p *Process, fd int) {
+	t.Helper()
+	is := is.New(t)
+	is.Equal(p.Fd(), -1) // Wait closed the pidfd
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	is.Equal(err, unix.EBADF)                                          // the descriptor is gone when Wait returns
+	is.True(errors.Is(p.Signal(syscall.SIGTERM), os.ErrProcessDone))   // Signal after Wait
+	is.True(errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)) // signal 0 too
+	is.True(errors.Is(p.Kill(), os.ErrProcessDone))                    // Kill after Wait
+	_, err = p.Getfd(0)
+	is.True(errors.Is(err, os.ErrProcessDone)) // Getfd after Wait
+	_, err = p.Info()
+	is.True(errors.Is(err, os.ErrProcessDone)) // Info after Wait
+	_, err = p.Wait()
+	is.True(errors.Is(err, ErrWaited)) // a second Wait
+	_, err = p.WaitContext(context.Background())
+	is.True(errors.Is(err, ErrWaited)) // a second WaitContext
+	is.NoErr(p.Release())              // releasing a waited process is not an error
+	is.NoErr(p.Release())              // nor is doing it again
+	is.Equal(p.Fd(), -1)
+}
+
+// TestWaitEndsHandle: Wait (and a WaitContext that returns a State) reaps
+// and closes the pidfd before it returns, on every backend, whether it found
+// the child exited or parked for it, and for OpenProcess and FromPidfd
+// handles.
+func TestWaitEndsHandle(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b Backend) {
+		for _, c := range []struct {
+			name string
+			wait func(p *Process) (*State, error)
+			pre  func(p *Process) // before the Wait
+		}{
+			{"Wait/exited", (*Process).Wait, func(p *Process) {
+				for !exited(p.Fd()) {
+					time.Sleep(time.Millisecond)
+				}
+			}},
+			{"Wait/parked", (*Process).Wait, func(p *Process) {}},
+			{"WaitContext/parked", func(p *Process) (*State, error) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				return p.WaitContext(ctx)
+			}, func(p *Process) {}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				is := is.New(t)
+				p := spawnHelper(t, b, "sleep", "30ms")
+				fd := p.Fd()
+				c.pre(p)
+				st, err := c.wait(p)
+				is.NoErr(err)         // the child is reaped
+				is.True(st.Success()) // with its status
+				checkEnded(t, p, fd)
+			})
+		}
+	})
+	t.Run("OpenProcess", func(t *testing.T) {
+		is := is.New(t)
+		p := spawnHelper(t, Clone3, "sleep", "1m")
+		q, err := OpenProcess(p.Pid())
+		is.NoErr(err)
+		fd := q.Fd()
+		is.NoErr(q.Kill())
+		st, err := q.Wait()
+		is.NoErr(err)                          // OpenProcess of our child reaps it
+		is.Equal(st.Signal(), syscall.SIGKILL) // killed
+		checkEnded(t, q, fd)
+		is.NoErr(p.Release()) // the spawn handle was never waited for: Release closes it
+	})
+	t.Run("FromPidfd", func(t *testing.T) {
+		is := is.New(t)
+		p := spawnHelper(t, Clone3, "exit", "7")
+		dup, err := unix.FcntlInt(uintptr(p.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+		is.NoErr(err)
+		q, err := FromPidfd(dup)
+		is.NoErr(err)
+		st, err := q.Wait()
+		is.NoErr(err)
+		is.Equal(st.ExitCode(), 7)
+		checkEnded(t, q, dup)
+		is.NoErr(p.Release())
+	})
+}
+
+// TestWaitRacesRelease: Release while a Wait is parked or reaping ends
+// either way with the descriptor closed, the child reaped or released, and
+// neither call reporting anything but its documented results.
+func TestWaitRacesRelease(t *testing.T) {
+	is := is.New(t)
+	for i := 0; i < 50; i++ {
+		p := spawnHelper(t, Clone3, "exit", "0")
+		pid, fd := p.Pid(), p.Fd()
+		done := make(chan error, 1)
+		go func() { _, err := p.Wait(); done <- err }()
+		if i%2 == 0 {
+			time.Sleep(time.Duration(i%5) * 100 * time.Microsecond)
+		}
+		rerr := p.Release()
+		werr := <-done
+		is.True(rerr == nil)                                 // Release never fails on a live or waited handle
+		is.True(werr == nil || errors.Is(werr, ErrReleased)) // Wait reaped or was released
+		is.Equal(p.Fd(), -1)
+		_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		is.True(err == unix.EBADF || err == nil) // closed (or the number reused by another open)
+		if werr != nil {
+			// Released before the reap: the child is still ours.
+			var si unix.Siginfo
+			is.NoErr(unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED, nil))
+		}
+	}
 }

@@ -186,7 +186,7 @@ func TestWaitSetContextParked(t *testing.T) {
 			}
 			cancel()
 			is.True(errors.Is(<-rv, context.Canceled)) // the cancelled Wait returns the context's error
-			is.NoErr(victim.Signal(0))                 // and its child lives on
+			is.NoErr(victim.Signal(syscall.Signal(0))) // and its child lives on
 			eventually(t, "the other waiter leads", leaderIs(&other.h))
 			is.NoErr(other.Kill())
 			is.NoErr(<-ro) // the other Wait reaps its child
@@ -230,36 +230,36 @@ func TestWaitSetLoneRelease(t *testing.T) {
 }
 
 // TestWaitSetStaleRegistration: a reaped child's registration stays in the
-// set until its pidfd is closed, with its event possibly still pending;
-// with a duplicate of the pidfd it outlives Release, and the descriptor
-// number goes to the next child. Later Waits get their own child's status
-// all the same.
+// set while a duplicate of its pidfd keeps the open file alive (Wait closes
+// only its own descriptor), with its event possibly still pending, and the
+// descriptor number Wait closed goes to the next child. Later Waits get
+// their own child's status all the same.
 func TestWaitSetStaleRegistration(t *testing.T) {
 	is := is.New(t)
-	wait := func(script string, code int) *Process {
+	spawnSh := func(script string) *Process {
 		t.Helper()
 		p, err := Spawn("/bin/sh", []string{"sh", "-c", script}, &Attr{Backend: Clone3})
 		is.NoErr(err)
+		return p
+	}
+	wait := func(p *Process, code int) {
+		t.Helper()
 		st, err := p.Wait()
 		is.NoErr(err)
 		is.Equal(st.ExitCode(), code)
-		return p
 	}
-	a := wait("exit 4", 4)            // reaped, its registration left in the set
-	b := wait("sleep 0.1; exit 5", 5) // not woken by a's
-	dup, err := unix.FcntlInt(uintptr(a.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	a := spawnSh("sleep 0.05; exit 4")
+	aFd := a.Fd()
+	dup, err := unix.FcntlInt(uintptr(aFd), unix.F_DUPFD_CLOEXEC, 0)
 	is.NoErr(err)
 	defer unix.Close(dup)
-	aFd := a.Fd()
-	is.NoErr(a.Release()) // a's registration lives on through dup
-	c, err := Spawn("/bin/sh", []string{"sh", "-c", "sleep 0.1; exit 6"}, &Attr{Backend: Clone3})
-	is.NoErr(err)
-	if c.Fd() != aFd {
-		t.Logf("the next pidfd is %d, not %d: the reused-number case is not exercised", c.Fd(), aFd)
+	wait(a, 4) // parked, reaped; its registration lives on through dup
+	is.Equal(a.Fd(), -1)
+	b := spawnSh("sleep 0.1; exit 5")
+	if b.Fd() != aFd {
+		t.Logf("the next pidfd is %d, not %d: the reused-number case is not exercised", b.Fd(), aFd)
 	}
-	st, err := c.Wait()
-	is.NoErr(err)
-	is.Equal(st.ExitCode(), 6) // a stale event under c's number does not end c's Wait
-	is.NoErr(b.Release())
-	is.NoErr(c.Release())
+	wait(b, 5) // a stale event under b's number does not end b's Wait
+	c := spawnSh("sleep 0.1; exit 6")
+	wait(c, 6)
 }
