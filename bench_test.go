@@ -119,8 +119,7 @@ func benchMethods(diagnostic bool) []benchMethod {
 			if err != nil {
 				return err
 			}
-			st, err := p.Wait()
-			p.Release()
+			st, err := p.Wait() // closes the pidfd, as users rely on
 			if err == nil && !st.Success() {
 				err = fmt.Errorf("%s: %v", path, st)
 			}

@@ -67,7 +67,7 @@ func TestAutoReap(t *testing.T) {
 	var si unix.Siginfo
 	err = unix.Waitid(unix.P_ALL, 0, &si, unix.WEXITED|unix.WNOHANG, nil)
 	is.True(errors.Is(err, unix.ECHILD)) // no child left to reap: it never was a zombie
-	checkEnded(t, p, fd) // Wait closed the pidfd of the autoreaped child too
+	checkEnded(t, p, fd)                 // Wait closed the pidfd of the autoreaped child too
 
 	q, err := Spawn("/bin/sleep", []string{"sleep", "60"}, &Attr{AutoReap: true})
 	is.NoErr(err)
