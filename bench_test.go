@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -314,4 +315,73 @@ func BenchmarkSpawnWaitParallel(b *testing.B) {
 			reportRates(b, cpu0)
 		})
 	})
+}
+
+// BenchmarkWaitPaired interleaves, iteration by iteration, Clone3
+// Spawn + each way of waiting: Wait through each implementation, and a
+// blocking waitid on the pidfd (the diagnostic row clone3_waitid of
+// BenchmarkSpawnWait), rotating which goes first, and reports each one's
+// time over the blocking waitid's: measured microseconds apart, so that
+// the load of a shared machine falls on all alike.
+func BenchmarkWaitPaired(b *testing.B) {
+	prog := benchPrograms()[0]
+	if prog.err != nil {
+		b.Skip(prog.err)
+	}
+	if err := Available(Clone3); err != nil {
+		b.Skip(err)
+	}
+	var wait, waitid benchMethod
+	for _, m := range benchMethods(true) {
+		switch m.name {
+		case "clone3":
+			wait = m
+		case "clone3_waitid":
+			waitid = m
+		}
+	}
+	defer func(v int) { waitVia = v }(waitVia)
+	type way struct {
+		name string
+		via  int
+		m    benchMethod
+		t    []float64 // µs, one per round
+	}
+	ways := []*way{{"waitid", -1, waitid, nil}, {"set", viaSet, wait, nil}, {"block", viaBlock, wait, nil}, {"file", viaFile, wait, nil}}
+	argv := []string{filepath.Base(prog.path)}
+	i := 0
+	for b.Loop() {
+		for k := range ways {
+			w := ways[(i+k)%len(ways)]
+			if w.via >= 0 {
+				waitVia = w.via
+			}
+			t0 := time.Now()
+			if err := w.m.run(prog.path, argv); err != nil {
+				b.Fatal(err)
+			}
+			w.t = append(w.t, float64(time.Since(t0).Nanoseconds())/1e3)
+		}
+		i++
+	}
+	// Medians: a round that another process preempted says nothing.
+	for _, w := range ways {
+		b.ReportMetric(median(w.t), w.name+"-µs/op")
+		if w.via >= 0 {
+			r := make([]float64, len(w.t))
+			for j := range r {
+				r[j] = w.t[j] / ways[0].t[j]
+			}
+			b.ReportMetric(median(r), w.name+"/waitid")
+		}
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
 }

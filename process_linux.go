@@ -245,7 +245,14 @@ func (p *Process) wait(ctx context.Context) (*State, error) {
 	fd := int(p.h.fd)
 	st, err := p.reap(fd)
 	if st == nil && err == nil {
-		st, err = p.park(ctx, fd)
+		switch waitVia {
+		case viaBlock:
+			st, err = p.block(fd)
+		case viaFile:
+			st, err = p.parkFile(fd)
+		default:
+			st, err = p.park(ctx, fd)
+		}
 	}
 	if err != nil {
 		p.h.drop()
