@@ -317,12 +317,16 @@ func BenchmarkSpawnWaitParallel(b *testing.B) {
 	})
 }
 
-// BenchmarkWaitPaired interleaves, iteration by iteration, Clone3
-// Spawn + each way of waiting: Wait through each implementation, and a
-// blocking waitid on the pidfd (the diagnostic row clone3_waitid of
-// BenchmarkSpawnWait), rotating which goes first, and reports each one's
-// time over the blocking waitid's: measured microseconds apart, so that
-// the load of a shared machine falls on all alike.
+// BenchmarkWaitPaired interleaves, round by round, three ways to wait for
+// a Clone3 child of the tiny program: Spawn + a blocking waitid on the pidfd
+// (the diagnostic row clone3_waitid of BenchmarkSpawnWait: a thread held
+// per waiting goroutine), Spawn+Wait as it is (a blocked ppoll while few
+// Waits are in progress), and Spawn+Wait forced into the wait set (as
+// beyond that bound), rotating which goes first. It reports the median
+// time of each and the median of the per-round ratios to the blocking
+// waitid: rounds are microseconds apart, so the load of a shared machine
+// falls on all alike, and the median drops the rounds another process
+// preempted.
 func BenchmarkWaitPaired(b *testing.B) {
 	prog := benchPrograms()[0]
 	if prog.err != nil {
@@ -340,22 +344,20 @@ func BenchmarkWaitPaired(b *testing.B) {
 			waitid = m
 		}
 	}
-	defer func(v int) { waitVia = v }(waitVia)
+	defer blockLimit.Store(blockLimit.Load())
 	type way struct {
-		name string
-		via  int
-		m    benchMethod
-		t    []float64 // µs, one per round
+		name  string
+		limit int32 // blockLimit while it runs
+		m     benchMethod
+		t     []float64 // µs, one per round
 	}
-	ways := []*way{{"waitid", -1, waitid, nil}, {"set", viaSet, wait, nil}, {"block", viaBlock, wait, nil}, {"file", viaFile, wait, nil}}
+	ways := []*way{{"waitid", maxBlocked, waitid, nil}, {"wait", maxBlocked, wait, nil}, {"set", 0, wait, nil}}
 	argv := []string{filepath.Base(prog.path)}
 	i := 0
 	for b.Loop() {
 		for k := range ways {
 			w := ways[(i+k)%len(ways)]
-			if w.via >= 0 {
-				waitVia = w.via
-			}
+			blockLimit.Store(w.limit)
 			t0 := time.Now()
 			if err := w.m.run(prog.path, argv); err != nil {
 				b.Fatal(err)
@@ -364,10 +366,9 @@ func BenchmarkWaitPaired(b *testing.B) {
 		}
 		i++
 	}
-	// Medians: a round that another process preempted says nothing.
 	for _, w := range ways {
 		b.ReportMetric(median(w.t), w.name+"-µs/op")
-		if w.via >= 0 {
+		if w != ways[0] {
 			r := make([]float64, len(w.t))
 			for j := range r {
 				r[j] = w.t[j] / ways[0].t[j]

@@ -39,7 +39,8 @@ type pidfdHandle struct {
 	refs    atomic.Uint64 // bit 0: released; above it, references held
 	fdDone  atomic.Bool   // the descriptor has been closed
 	cleanup runtime.Cleanup
-	wake    chan struct{} // Wait's notification (cap 1), made by its first use
+	wake    chan struct{} // Wait's notification in the wait set (cap 1), made by its first use
+	kick    atomic.Int32  // 1 + the eventfd of a Wait blocked on the handle, or 0
 }
 
 func (h *pidfdHandle) closed() bool { return h.refs.Load()&1 != 0 }
@@ -98,6 +99,9 @@ func (h *pidfdHandle) close() error {
 		return ErrReleased
 	}
 	if !closedNow {
+		if k := h.kick.Load(); k > 0 {
+			kickEventfd(k - 1)
+		}
 		waits.wake(h)
 		h.awaitClosed()
 	}
@@ -245,12 +249,10 @@ func (p *Process) wait(ctx context.Context) (*State, error) {
 	fd := int(p.h.fd)
 	st, err := p.reap(fd)
 	if st == nil && err == nil {
-		switch waitVia {
-		case viaBlock:
-			st, err = p.block(fd)
-		case viaFile:
-			st, err = p.parkFile(fd)
-		default:
+		if efd, ok := blocks.take(); ok {
+			st, err = p.block(ctx, fd, efd)
+			blocks.put(efd)
+		} else {
 			st, err = p.park(ctx, fd)
 		}
 	}

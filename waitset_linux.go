@@ -87,6 +87,7 @@ func (w *waitSet) start() error {
 		return err
 	}
 	w.epfd, w.kickfd, w.f, w.rc = epfd, kickfd, f, rc
+	blocks.make()
 	w.read = w.look
 	w.waiters = make(map[int32]*pidfdHandle)
 	return nil
@@ -262,56 +263,4 @@ func epollCtl(epfd, op int, fd int32) error {
 		return errno
 	}
 	return nil
-}
-
-// Experimental ways to wait, for measurement.
-const (
-	viaSet = iota
-	viaBlock
-	viaFile
-)
-
-var waitVia = viaSet
-
-func (p *Process) block(fd int) (*State, error) {
-	opts := unix.WEXITED
-	if p.flags&procWall != 0 {
-		opts |= unix.WALL
-	}
-	r := &stateUsage{}
-	var si sigchld
-	for {
-		_, _, errno := syscall.Syscall6(unix.SYS_WAITID, unix.P_PIDFD, uintptr(fd), uintptr(unsafe.Pointer(&si)), uintptr(opts), uintptr(unsafe.Pointer(&r.ru)), 0)
-		if errno == 0 {
-			r.st = State{pid: int(si.pid), status: statusOf(si.code, si.status), rusage: &r.ru}
-			return &r.st, nil
-		}
-		if errno != syscall.EINTR {
-			return p.park(nil, fd)
-		}
-	}
-}
-
-func (p *Process) parkFile(fd int) (*State, error) {
-	dup, _, errno := syscall.RawSyscall(unix.SYS_FCNTL, uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-	if errno != 0 {
-		return nil, errno
-	}
-	syscall.RawSyscall(unix.SYS_FCNTL, dup, unix.F_SETFL, unix.O_NONBLOCK)
-	f := os.NewFile(dup, "pidfd")
-	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var st *State
-	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		st, rerr = p.reap(int(fd))
-		return st != nil || rerr != nil
-	})
-	if err == nil {
-		err = rerr
-	}
-	return st, err
 }
