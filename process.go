@@ -25,8 +25,7 @@ var ErrWaited = errors.New("spawn: Wait was already called")
 // A Process from [Spawn] owns its child: call [Process.Wait] to reap it,
 // which also closes the pidfd, as os.Process.Wait releases its handle. Call
 // [Process.Release] only for a process that is never waited for. The pidfd
-// is close-on-exec; a Wait parks its goroutine, not an OS thread, in the Go
-// runtime's poller.
+// is close-on-exec.
 //
 // After a Wait that returned a [State]:
 //
@@ -104,10 +103,15 @@ func (p *Process) Kill() error { return p.signal(syscall.SIGKILL) }
 // status comes the same way (the kernel has reaped it), and closing an
 // exited AutoKill child's pidfd does nothing more.
 //
-// Wait parks the calling goroutine; no OS thread is held. Parked Waits share
-// one epoll set, watched through the runtime poller: the first Wait that has
-// to park creates it (an epoll descriptor and an eventfd, both close-on-exec,
-// kept for the life of the program; no goroutine).
+// Wait costs no more than a blocking waitid and holds no thread per child:
+// while at most eight Waits are in progress, each blocks its thread in
+// ppoll(2) on the pidfd, woken by the exit itself; the others park their
+// goroutines in one epoll set watched through the runtime poller, so that
+// ten thousand waiting goroutines hold a handful of threads. The first Wait
+// creates what they share, kept for the life of the program: the epoll
+// descriptor, an eventfd to wake its reader, and eight eventfds through
+// which Release or a done context wakes a blocked Wait (all close-on-exec;
+// no goroutine).
 func (p *Process) Wait() (*State, error) { return p.wait(nil) }
 
 // WaitContext is Wait that gives up when ctx is done: it then returns
