@@ -568,7 +568,7 @@ func (c *Cmd) Wait() error {
 		err = cerr
 	}
 	c.closeParent()
-	c.Process.Release() // ErrReleased if the caller released it: nothing to do
+	c.Process.Release() // a failed Wait leaves the pidfd open; after a reap it is closed already (nil)
 	return err
 }
 

@@ -123,15 +123,15 @@ func TestCmdExitError(t *testing.T) {
 		out, err := helperCmd(b, "cmd-print", "partial", "boom", "3").Output()
 		is.Equal(string(out), "partial") // stdout is returned with the error
 		var ee *ExitError
-		is.True(errors.As(err, &ee))             // a non-zero exit is an *ExitError
-		is.Equal(ee.ExitCode(), 3)               // with the exit code
-		is.Equal(string(ee.Stderr), "boom")      // and stderr captured by Output
-		is.Equal(ee.Error(), "exit status 3")    // worded as os/exec words it
-		is.True(ee.State.SysUsage() != nil)      // with resource usage
-		is.True(!ee.Exited() || !ee.Success())   // State methods are promoted
-		is.Equal(ee.Sys().ExitStatus(), 3)       // down to the raw status
-		is.True(ee.Pid() > 0)                    // and the pid
-		is.True(errors.As(err, new(*ExitError))) // errors.As finds it
+		is.True(errors.As(err, &ee))                            // a non-zero exit is an *ExitError
+		is.Equal(ee.ExitCode(), 3)                              // with the exit code
+		is.Equal(string(ee.Stderr), "boom")                     // and stderr captured by Output
+		is.Equal(ee.Error(), "exit status 3")                   // worded as os/exec words it
+		is.True(ee.State.SysUsage() != nil)                     // with resource usage
+		is.True(!ee.Exited() || !ee.Success())                  // State methods are promoted
+		is.Equal(ee.Sys().(syscall.WaitStatus).ExitStatus(), 3) // down to the raw status
+		is.True(ee.Pid() > 0)                                   // and the pid
+		is.True(errors.As(err, new(*ExitError)))                // errors.As finds it
 	})
 }
 

@@ -245,7 +245,7 @@ func runChild(o options, argv []string) int {
 		for {
 			select {
 			case s := <-sigs:
-				cmd.Process.Signal(s.(syscall.Signal)) // ErrProcessDone once it has exited: nothing to do
+				cmd.Process.Signal(s) // ErrProcessDone once it has exited: nothing to do
 			case <-done:
 				return
 			}
@@ -260,7 +260,7 @@ func runChild(o options, argv []string) int {
 	if st == nil {
 		return finish(exitFailed, fmt.Errorf("waiting for %s: %w", argv[0], werr))
 	}
-	if ru := st.SysUsage(); ru != nil {
+	if ru := st.Rusage(); ru != nil {
 		rep.User = st.UserTime().Seconds()
 		rep.System = st.SystemTime().Seconds()
 		rep.MaxRSSKiB = int64(ru.Maxrss)
