@@ -22,3 +22,7 @@ func lifecycleSupported(attr *Attr) error {
 func probeAutoReap() error { return availableClone3() }
 func probeNNP() error      { return availableClone3() }
 func probeAutoKill() error { return availableClone3() }
+
+func useClonePath() bool { return false }
+
+func clone3Report() (string, error) { return "", availableClone3() }
