@@ -26,3 +26,5 @@ func probeAutoKill() error { return availableClone3() }
 func useClonePath() bool { return false }
 
 func clone3Report() (string, error) { return "", availableClone3() }
+
+func clone3Why() error { return availableClone3() }

@@ -232,6 +232,11 @@ func spawnClone(pl *plan) (*Process, error) {
 		steps = append(steps, rawStep{nr: unix.SYS_RT_SIGACTION, a: [6]uint64{sig, uint64(uintptr(unsafe.Pointer(act))), 0, 8}, op: int64(opCloneSigReset)})
 	}
 	if pl.cgroup >= 0 {
+		// What CLONE_INTO_CGROUP says of a descriptor that is not a
+		// cgroup2 directory, before any child exists.
+		if magic, err := fsMagic(pl.cgroup); err != nil || magic != unix.CGROUP2_SUPER_MAGIC {
+			return nil, &os.PathError{Op: "clone into cgroup", Path: pl.attr.Cgroup.Path(), Err: syscall.EBADF}
+		}
 		procs, err := unix.Openat(pl.cgroup, "cgroup.procs", unix.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nil, &os.PathError{Op: "open", Path: pl.attr.Cgroup.Path() + "/cgroup.procs", Err: err}
@@ -595,6 +600,20 @@ func lifecycleSupported(attr *Attr) error {
 		return unsupported(err, "AutoReap needs Linux 7.1 (CLONE_AUTOREAP)")
 	}
 	return nil
+}
+
+// clone3Why says why clone3 itself is not used: nil where it works (and is
+// not only bypassed by the tests), else an error matching ErrNotSupported.
+func clone3Why() error {
+	if e := clone3Lost.Load(); e != 0 {
+		why, errno := clonePathReason()
+		return unsupported(errno, "%s", why)
+	}
+	m, err := clone3State()
+	if err != nil {
+		return err
+	}
+	return m.why
 }
 
 // clone3Report is what Probe says of clone3: how the Clone3 backend creates

@@ -1,15 +1,15 @@
 /*
  * no-clone3: run a program the way a container runtime's default seccomp
  * profile runs it, as far as process creation goes: clone3 fails with
- * ENOSYS (Docker since 20.10.10 and containerd since 1.5.7, hence every
- * Kubernetes pod with the RuntimeDefault profile, do this for processes
- * without CAP_SYS_ADMIN, so that C libraries fall back to clone), every
- * other system call is allowed.
+ * ENOSYS (the default profiles of Docker and containerd, hence of every
+ * Kubernetes pod with the RuntimeDefault profile, answer clone3 so for a
+ * process without CAP_SYS_ADMIN, so that C libraries fall back to clone),
+ * every other system call is allowed.
  *
  *   no-clone3 PROGRAM [ARGS...]
  *
- * Sets no_new_privs (needed to install a filter without CAP_SYS_ADMIN;
- * runtimes set it too), installs the filter, which every descendant
+ * Installs the filter (setting no_new_privs first only where the kernel
+ * demands it: without CAP_SYS_ADMIN), which every descendant
  * inherits and nothing can remove, then executes PROGRAM (a PATH search
  * when it has no slash). Exit status: PROGRAM's, or 125 when the filter
  * cannot be installed, 127 when PROGRAM cannot be executed.
@@ -56,6 +56,15 @@ int main(int argc, char **argv)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+	// A runtime sets no_new_privs only when asked to (Docker's
+	// --security-opt no-new-privileges): with CAP_SYS_ADMIN the filter goes
+	// in without it; without, the kernel demands it.
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0)
+		goto run;
+	if (errno != EACCES) {
+		fprintf(stderr, "no-clone3: prctl(PR_SET_SECCOMP): %s\n", strerror(errno));
+		return 125;
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
 		fprintf(stderr, "no-clone3: prctl(PR_SET_NO_NEW_PRIVS): %s\n", strerror(errno));
 		return 125;
@@ -64,6 +73,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "no-clone3: prctl(PR_SET_SECCOMP): %s\n", strerror(errno));
 		return 125;
 	}
+run:
 	execvp(argv[1], argv + 1);
 	fprintf(stderr, "no-clone3: %s: %s\n", argv[1], strerror(errno));
 	return 127;
