@@ -476,7 +476,12 @@ func probeClone3() (clone3Mode, error) {
 		// CLONE_CLEAR_SIGHAND alone, from a child without exit signal.
 		err = clone3Child(unix.CLONE_CLEAR_SIGHAND)
 	}
-	rel := unameRelease()
+	return clone3ModeFor(err, unameRelease())
+}
+
+// clone3ModeFor maps the probe's answer err on kernel release rel to the
+// Clone3 backend's mode, or to an inconclusive error.
+func clone3ModeFor(err error, rel string) (clone3Mode, error) {
 	// The clone path needs CLONE_PIDFD on clone (5.2) and, as everything
 	// here, waitid(P_PIDFD) (5.4).
 	cloneServes := releaseAtLeast(rel, 5, 4)
