@@ -27,7 +27,7 @@ import (
 // there; on 7.1 and later it returns and the caller tests the real thing.
 func needLinux71(t *testing.T, attr Attr, flag string) {
 	t.Helper()
-	if why := clone3Why(); why != nil && kernelAtLeast(kernelRelease(), 7, 1) {
+	if useClonePath() && kernelAtLeast(kernelRelease(), 7, 1) {
 		// A 7.1 kernel whose clone3 is filtered: refused all the same,
 		// naming the filter.
 		is := is.New(t)
@@ -37,7 +37,8 @@ func needLinux71(t *testing.T, attr Attr, flag string) {
 		is.True(errors.Is(err, ErrNotSupported))         // refused as unsupported
 		is.True(strings.Contains(err.Error(), flag))     // naming the flag
 		is.True(strings.Contains(err.Error(), "clone3")) // and clone3
-		t.Skipf("%s needs clone3, which is not usable here: %v", flag, why)
+		why, _ := clonePathReason()
+		t.Skipf("%s needs clone3: %s", flag, why)
 	}
 	if kernelAtLeast(kernelRelease(), 7, 1) {
 		return
@@ -126,9 +127,10 @@ func TestAutoReapThreadGroup(t *testing.T) {
 
 func TestNoNewPrivsAtClone(t *testing.T) {
 	is := is.New(t)
-	if why := clone3Why(); why != nil {
+	if useClonePath() {
 		is.True(!nnpAtClone(&Attr{NoNewPrivs: true})) // no clone3: NoNewPrivs is a prctl step in the child
-		t.Skipf("CLONE_NNP needs clone3: %v", why)
+		why, _ := clonePathReason()
+		t.Skipf("CLONE_NNP needs clone3: %s", why)
 	}
 	if !kernelAtLeast(kernelRelease(), 7, 1) {
 		is.True(errors.Is(probeNNP(), syscall.EINVAL)) // before 7.1 clone3 refuses CLONE_NNP
