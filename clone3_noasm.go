@@ -36,3 +36,7 @@ func clone3Report() (string, error) { return "", availableClone3() }
 func clone3Why() error { return availableClone3() }
 
 func clonePathReason() (string, error) { return "no clone(2) path on this architecture", nil }
+
+// clone3Filtered is nil: without the trampoline the package cannot probe
+// clone3 without creating a child.
+func clone3Filtered() error { return nil }

@@ -621,6 +621,21 @@ func clone3Why() error {
 	return m.why
 }
 
+// clone3Filtered says why clone3 is refused here (a seccomp filter or an
+// emulator: ENOSYS on a kernel that has clone3, EPERM; or no
+// CLONE_CLEAR_SIGHAND), where the Clone3 backend takes its clone(2) path;
+// nil where clone3 works (forcing the clone path in tests changes nothing
+// here).
+func clone3Filtered() error {
+	if clone3Lost.Load() != 0 {
+		return clone3Why()
+	}
+	if m, err := clone3State(); err == nil && m.viaClone {
+		return m.why
+	}
+	return nil
+}
+
 // clone3Report is what Probe says of clone3: how the Clone3 backend creates
 // children ("" for clone3 itself), and whether clone3 works.
 func clone3Report() (via string, err error) {
