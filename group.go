@@ -266,10 +266,6 @@ func enableControllers(parent *Cgroup, cs []string) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	avail, err := parent.readFile("cgroup.controllers")
-	if err != nil {
-		return fmt.Errorf("spawn: NewGroup: %w", err)
-	}
 	enabled, err := parent.readFile("cgroup.subtree_control")
 	if err != nil {
 		return fmt.Errorf("spawn: NewGroup: %w", err)
@@ -278,11 +274,11 @@ func enableControllers(parent *Cgroup, cs []string) error {
 		if hasWord(enabled, c) {
 			continue
 		}
-		if !hasWord(avail, c) {
-			return controllerError(parent.Path(), c, &os.PathError{Op: "enable controller",
-				Path: filepath.Join(parent.Path(), "cgroup.controllers"), Err: unix.ENOENT})
-		}
 		if err := parent.writeFile("cgroup.subtree_control", "+"+c); err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				pe.Op = "write +" + c
+			}
 			return controllerError(parent.Path(), c, err)
 		}
 	}
