@@ -144,8 +144,17 @@ type Group struct {
 	cg     *Cgroup
 	parent string // the parent's path, for errors
 
-	mu     sync.RWMutex // held for reading across a spawn, for writing by Close
+	mu     sync.RWMutex // held for reading across a spawn, for writing by Close and newLeaf
 	closed bool
+	into   *Cgroup // where Spawn creates processes: cg, or a leaf below it made after a cgroup.kill
+	leaves int     // leaves made
+
+	// killed says cgroup.kill was written since into was made. Linux 6.14
+	// to 6.18 (seen on 6.18; 7.3 is fixed) kill at once every child that
+	// clone3 creates into a cgroup once killed: CLONE_INTO_CGROUP compares
+	// the target's kill count with the one of the caller's own cgroup. A
+	// new cgroup starts at 0, so spawns after a Kill go into a fresh leaf.
+	killed atomic.Bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -249,7 +258,7 @@ func NewGroup(parent *Cgroup, name string, lim *Limits) (*Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spawn: NewGroup: %w", err)
 	}
-	g := &Group{cg: cg, parent: parent.Path()}
+	g := &Group{cg: cg, into: cg, parent: parent.Path()}
 	for _, kv := range lim.files() {
 		if err := cg.writeFile(kv[0], kv[1]); err != nil {
 			cg.Remove() // empty and new: nothing can keep it
@@ -304,7 +313,7 @@ func controllerError(parent, c string, err error) error {
 		rule = "the controller is not available there (ENOENT: it is not in the parent's cgroup.controllers, so an ancestor does not enable it in its cgroup.subtree_control)"
 		fix = delegate + " with the controller enabled, or pass a parent where " + c + " is in cgroup.controllers"
 	case errors.Is(err, unix.EBUSY):
-		rule = "the parent holds processes (EBUSY: cgroup v2's no-internal-processes rule: a cgroup other than the root with processes of its own cannot enable controllers for its children)"
+		rule = "the parent holds processes (EBUSY: cgroup v2's no-internal-processes rule: a cgroup other than the root with processes of its own cannot enable a domain controller such as memory for its children)"
 		fix = "pass a parent without processes: " + delegate + ", move this process into a leaf child of that cgroup and create groups beside it"
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
 		rule = "no permission to write the parent's cgroup.subtree_control (EACCES)"
@@ -318,7 +327,8 @@ func controllerError(parent, c string, err error) error {
 }
 
 // Cgroup returns the group's cgroup directory. It stays owned by the
-// Group: do not close or remove it.
+// Group: do not close or remove it. Processes started after a Kill are in
+// a cgroup below it (see [Group.Kill]); [Group.Pids] lists them all.
 func (g *Group) Cgroup() *Cgroup { return g.cg }
 
 // errGroupClosed is the error of a spawn into a closed group.
@@ -335,12 +345,38 @@ func (g *Group) Spawn(path string, argv []string, attr *Attr) (*Process, error) 
 	if err != nil {
 		return nil, err
 	}
+	if g.killed.Load() {
+		if err := g.newLeaf(); err != nil {
+			return nil, err
+		}
+	}
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	if g.closed {
 		return nil, g.errClosed()
 	}
+	a.Cgroup = g.into
 	return Spawn(path, argv, a)
+}
+
+// newLeaf makes the cgroup that spawns go into after a cgroup.kill.
+func (g *Group) newLeaf() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed || !g.killed.Load() {
+		return nil
+	}
+	g.leaves++
+	leaf, err := g.cg.Mkdir(fmt.Sprintf("after-kill-%d", g.leaves))
+	if err != nil {
+		return fmt.Errorf("spawn: Group: a cgroup for the processes started after Kill: %w", err)
+	}
+	if g.into != g.cg {
+		g.into.Close() // no spawn uses it: they hold g.mu for reading
+	}
+	g.into = leaf
+	g.killed.Store(false)
+	return nil
 }
 
 // attr returns a copy of attr that creates the child inside the group.
@@ -474,9 +510,17 @@ func signalPid(pid int, sig syscall.Signal) error {
 // Before 5.14 it freezes the group (cgroup.freeze, Linux 5.2), sends SIGKILL
 // to each process in cgroup.procs through a pidfd, repeats until the group
 // is empty, and thaws it again unless it was frozen before.
+//
+// The group stays usable: processes started after a Kill are created in a
+// new cgroup below the group's directory, because Linux 6.14 to 6.18 kill
+// every process created into a cgroup after its cgroup.kill.
 func (g *Group) Kill() error {
 	if !g.killEach {
 		err := g.cg.writeFile("cgroup.kill", "1")
+		if err == nil {
+			g.killed.Store(true)
+			return nil
+		}
 		if !errors.Is(err, unix.ENOENT) || errors.Is(err, os.ErrClosed) {
 			return err
 		}
@@ -757,6 +801,9 @@ func (g *Group) close() error {
 	}
 	if err == nil {
 		err = removeCgroupTree(g.cg.Path())
+	}
+	if g.into != g.cg {
+		g.into.Close()
 	}
 	if cerr := g.cg.Close(); err == nil {
 		err = cerr
