@@ -120,16 +120,27 @@ type treeJSON struct {
 
 // runTree runs argv in a fresh group, as runChild runs it alone.
 func runTree(o options, t treeOptions, argv []string) int {
+	// The report's file is opened before anything runs, as runChild does.
+	out := os.Stderr
+	if o.out != "" {
+		f, err := os.OpenFile(o.out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			complain(err)
+			return exitFailed
+		}
+		defer f.Close()
+		out = f
+	}
 	rep := treeJSON{report: report{Command: argv}}
 	finish := func(status int, err error) int {
 		rep.Status = status
 		if err != nil {
 			rep.Error = err.Error()
-			fmt.Fprintf(os.Stderr, "spawn: %v\n", err)
+			complain(err)
 		}
 		if o.json {
-			if werr := writeTreeReport(o.out, &rep); werr != nil {
-				fmt.Fprintf(os.Stderr, "spawn: %v\n", werr)
+			if werr := writeTreeReport(out, &rep); werr != nil {
+				complain(werr)
 				if status == 0 {
 					status = exitFailed
 				}
@@ -175,7 +186,7 @@ func runTree(o options, t treeOptions, argv []string) int {
 	}()
 
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 
 	var cmd *spawn.Cmd
@@ -242,7 +253,7 @@ func runTree(o options, t treeOptions, argv []string) int {
 	closed = true
 	cerr := g.Close()
 	if err := errors.Join(kerr, serr, cerr); err != nil {
-		fmt.Fprintf(os.Stderr, "spawn: cleaning up the tree: %v\n", err)
+		complain(fmt.Errorf("cleaning up the tree: %w", err))
 	}
 	if tr.LeftoversKilled > 0 && !o.json {
 		fmt.Fprintf(os.Stderr, "spawn: killed %d process(es) left in the tree of %s\n", tr.LeftoversKilled, argv[0])
@@ -276,18 +287,17 @@ func runTree(o options, t treeOptions, argv []string) int {
 			argv[0], t.memoryMax, tr.OOMKills)
 		status = exitSignalBase + int(syscall.SIGKILL)
 	}
+	if rep.TimedOut {
+		status = exitTimedOut // as runChild; PROG's own status is in the report
+	}
 	return finish(status, nil)
 }
 
-func writeTreeReport(path string, rep *treeJSON) error {
+func writeTreeReport(w *os.File, rep *treeJSON) error {
 	b, err := json.Marshal(rep)
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
-	if path == "" {
-		_, err = os.Stderr.Write(b)
-		return err
-	}
-	return os.WriteFile(path, b, 0o644)
+	_, err = w.Write(append(b, '\n'))
+	return err
 }

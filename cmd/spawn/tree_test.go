@@ -80,9 +80,10 @@ func TestTreeTimeout(t *testing.T) {
 	is.True(time.Since(start) < slow) // not the sleeps' 1000 s
 	var rep treeJSON
 	is.NoErr(json.Unmarshal([]byte(stderr), &rep))
-	is.True(rep.TimedOut)    // -timeout expired
-	is.Equal(code, 137)      // the shell ignored SIGTERM: SIGKILL after -grace
-	is.True(rep.Tree != nil) // tree figures
+	is.True(rep.TimedOut)        // -timeout expired
+	is.Equal(code, exitTimedOut) // as for a single child
+	is.Equal(rep.SignalNum, 9)   // the shell ignored SIGTERM: SIGKILL after -grace
+	is.True(rep.Tree != nil)     // tree figures
 	_, err := os.Stat(rep.Tree.Cgroup)
 	is.True(errors.Is(err, os.ErrNotExist)) // removed
 }
