@@ -45,10 +45,10 @@
 //	AutoReap, AutoKill, NoNewPrivs   7.1 (clone3 flags)   —                             Clone3
 //	ForkExec, ForkCall               5.3                  any (cgo)                     —
 //	PidfdGetpid                      5.3                  2.39, or fdinfo               PIDFD_GET_INFO / fdinfo
-//	Group: spawn inside, Wait, Stats 5.7                  2.39 or Clone3                Clone3
-//	Group.Kill                       5.14 (5.2: freeze+kill each+thaw)  —               yes
+//	Group spawn inside, Wait, Stats  5.7                  2.39 or Clone3                Clone3
+//	Group.Kill                       5.14 (5.2: fallback) —                             yes
 //	Group.Freeze, Group.Thaw         5.2                  —                             yes
-//	Group limits                     controllers delegated to the parent  —             yes
+//	Group limits                     controllers (cgroup) —                             yes
 //	GroupStats memory/pids peaks     5.19 / 6.1           —                             yes
 //
 // NoNewPrivs also works before 7.1: the child then sets it with prctl before

@@ -260,7 +260,7 @@ func NewGroup(parent *Cgroup, name string, lim *Limits) (*Group, error) {
 	}
 	g := &Group{cg: cg, into: cg, parent: parent.Path()}
 	for _, kv := range lim.files() {
-		if err := cg.writeFile(kv[0], kv[1]); err != nil {
+		if err := writeLimit(cg, kv[0], kv[1]); err != nil {
 			cg.Remove() // empty and new: nothing can keep it
 			cg.Close()
 			return nil, fmt.Errorf("spawn: NewGroup: setting %s to %s: %w", kv[0], kv[1], err)
@@ -268,6 +268,10 @@ func NewGroup(parent *Cgroup, name string, lim *Limits) (*Group, error) {
 	}
 	return g, nil
 }
+
+// writeLimit writes one limit file; tests replace it to force the error
+// path.
+var writeLimit = func(cg *Cgroup, name, value string) error { return cg.writeFile(name, value) }
 
 // enableControllers makes sure the controllers cs are enabled for the
 // children of parent, and says why and what to do when the kernel refuses.

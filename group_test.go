@@ -731,6 +731,29 @@ func TestGroupLimits(t *testing.T) {
 		is.True(s2.CPUThrottled > 0)        // held back
 	})
 
+	t.Run("write-fails", func(t *testing.T) {
+		is := is.New(t)
+		dir, err := selfCgroup()
+		is.NoErr(err)
+		name := fmt.Sprintf("spawn-limitfail-%d", os.Getpid())
+		saved := writeLimit
+		defer func() { writeLimit = saved }()
+		var wrote []string
+		writeLimit = func(cg *Cgroup, file, value string) error {
+			wrote = append(wrote, file)
+			if file == "cpu.max" {
+				return &os.PathError{Op: "write", Path: file, Err: syscall.EINVAL}
+			}
+			return saved(cg, file, value)
+		}
+		_, err = NewGroup(nil, name, &Limits{PidsMax: 10, CPUMax: 0.5})
+		is.True(errors.Is(err, syscall.EINVAL))           // the failed write is the error
+		is.True(strings.Contains(err.Error(), "cpu.max")) // naming the file
+		is.Equal(wrote, []string{"pids.max", "cpu.max"})  // after a limit was set
+		_, serr := os.Stat(filepath.Join(dir, name))
+		is.True(errors.Is(serr, os.ErrNotExist)) // the half-made group is gone (TestMain checks descriptors)
+	})
+
 	t.Run("EBUSY", func(t *testing.T) {
 		is := is.New(t)
 		parent := testCgroup(t)
