@@ -118,6 +118,9 @@ func spawnClone3(pl *plan) (*Process, error) {
 	}
 	flags, pflags := cloneFlags(pl.attr)
 	rp := lowerPlan(pl)
+	if pl.sys != nil {
+		return spawnClone3Sys(pl, flags|pl.cloneNSFlags(), pflags, rp)
+	}
 	pidfd, pid, failed, err := clone3(flags, pl.cgroup, rp.steps)
 	runtime.KeepAlive(rp) // the steps point into rp's buffers
 	if err != nil && failed < 0 {
