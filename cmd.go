@@ -82,6 +82,14 @@ type Cmd struct {
 	// and Attr.Files are ignored). nil: the defaults of Spawn.
 	Attr *Attr
 
+	// SysProcAttr holds os/exec's system attributes; Start moves each of
+	// its fields onto the Attr (every field has a counterpart there, see
+	// the README's migration table): UseCgroupFD and CgroupFD become
+	// Attr.Cgroup, and PidFD receives a duplicate of the child's pidfd,
+	// which the caller closes. A field that Attr also sets, to another
+	// value, makes Start fail (EINVAL) naming it.
+	SysProcAttr *syscall.SysProcAttr
+
 	// Cancel, for a Cmd from CommandContext, is called when the context is
 	// done before the child has exited; CommandContext sets it to kill the
 	// child. If it returns nil (or any error other than one matching
@@ -297,6 +305,11 @@ func (c *Cmd) start() error {
 	attr.Env = env
 	attr.Dir = c.Dir
 	attr.Files = append([]*os.File{stdin, stdout, stderr}, c.ExtraFiles...)
+	sys, err := applySysProcAttr(&attr, c.SysProcAttr)
+	if err != nil {
+		return err
+	}
+	defer sys.done()
 	if rl, ok := nofileForCmd(&attr); ok {
 		attr.Rlimits = append(attr.Rlimits[:len(attr.Rlimits):len(attr.Rlimits)], rl)
 	}
@@ -309,6 +322,12 @@ func (c *Cmd) start() error {
 		return err
 	}
 	c.Process = p
+	if err := sys.started(p); err != nil {
+		p.Kill()
+		p.Wait()
+		c.Process = nil
+		return err
+	}
 	closeAll(c.childFiles)
 	c.childFiles = nil
 

@@ -238,7 +238,7 @@ type Attr struct {
 	// gid_map by the parent while the child waits, before it runs any
 	// other step. They need CLONE_NEWUSER in Cloneflags or Unshareflags,
 	// and the Clone3 backend.
-	UidMappings, GidMappings []syscall.SysProcIDMap
+	UidMappings, GidMappings []sysProcIDMap
 	// GidMappingsEnableSetgroups leaves setgroups allowed in the child's
 	// user namespace; by default "deny" is written to its setgroups file
 	// before GidMappings (which an unprivileged parent needs).

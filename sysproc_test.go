@@ -268,8 +268,8 @@ func TestAttrPtrace(t *testing.T) {
 		var ws unix.WaitStatus
 		_, err = unix.Wait4(p.Pid(), &ws, unix.WALL, nil)
 		is.NoErr(err)
-		is.True(ws.Stopped())                      // stopped at its exec
-		is.Equal(ws.StopSignal(), syscall.SIGTRAP) // by the exec's SIGTRAP
+		is.True(ws.Stopped())                                                      // stopped at its exec
+		is.Equal(ws.StopSignal(), syscall.SIGTRAP)                                 // by the exec's SIGTRAP
 		is.Equal(procStatus(t, p.Pid(), "TracerPid"), strconv.Itoa(unix.Gettid())) // traced by this thread
 		is.NoErr(unix.PtraceDetach(p.Pid()))
 		st := mustWait(t, p)
@@ -294,8 +294,9 @@ func TestPidfdSpawnRejectsSysProcFields(t *testing.T) {
 		is.True(strings.Contains(err.Error(), field)) // naming the field
 		attr.Backend = Auto
 		p, err := Spawn("/bin/true", []string{"true"}, &attr)
-		if err == nil {
+		if err == nil { // (Setctty, Foreground without a terminal fail in the child)
 			is.Equal(p.Backend(), Clone3) // Auto routes to Clone3
+			p.Kill()                      // a Ptrace child stops at its exec
 			mustWait(t, p)
 		}
 	}
