@@ -46,7 +46,7 @@ func spawnClone3Sys(pl *plan, flags uint64, pflags procFlags, rp *rawPlan) (*Pro
 		c.args.flags |= unix.CLONE_CHILD_CLEARTID
 	}
 	c.args.pidfd = uint64(uintptr(unsafe.Pointer(&c.pidfd)))
-	if flags&unix.CLONE_AUTOREAP == 0 {
+	if flags&_CLONE_AUTOREAP == 0 {
 		c.args.exitSignal = uint64(syscall.SIGCHLD)
 	}
 	if pl.cgroup >= 0 {

@@ -37,7 +37,7 @@ import (
 type cloneArgs struct {
 	flags      uint64
 	pidfd      uint64
-	_          uint64 // child_tid
+	childTID   uint64
 	_          uint64 // parent_tid
 	exitSignal uint64
 	stack      uint64
