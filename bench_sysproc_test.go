@@ -4,6 +4,7 @@ package spawn
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -51,4 +52,57 @@ func BenchmarkUserNamespace(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkCmdTypes: the cost of os/exec's types in Cmd. cmd is Cmd.Run
+// (the child found as an *os.Process, parked on spawn's pidfd, reaped by
+// os.Process.Wait into an *os.ProcessState); spawn_wait is what Cmd did
+// before, Spawn with the same descriptors and Process.Wait; os_exec is
+// os/exec's Cmd.Run. All on the tiny program (or /bin/true), in one run.
+//
+//	go test -run '^$' -bench CmdTypes -count 5
+func BenchmarkCmdTypes(b *testing.B) {
+	path := "/bin/true"
+	if tiny, err := benchTiny(); err == nil {
+		path = tiny
+	}
+	b.Run("cmd", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := Command(path).Run(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("spawn_wait", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			in, err := os.Open(os.DevNull)
+			if err != nil {
+				b.Fatal(err)
+			}
+			out, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := Spawn(path, []string{path}, &Attr{Files: []*os.File{in, out, out}})
+			in.Close()
+			out.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, err := p.Wait()
+			if err != nil || !st.Success() {
+				b.Fatal(st, err)
+			}
+		}
+	})
+	b.Run("os_exec", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := exec.Command(path).Run(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // cmdPid is the pid of a started Cmd's child.
-func cmdPid(c *Cmd) int { return c.Process.Pid() }
+func cmdPid(c *Cmd) int { return c.Process.Pid }
 
 // sleepCmd starts sleep 60 as a Cmd with sys on backend b; the test's end
 // kills and waits for it.
@@ -59,7 +59,7 @@ func TestCmdSysProcAttr(t *testing.T) {
 		got, err := PidfdGetpid(pidfd)
 		is.NoErr(err)
 		is.Equal(got, pid)               // PidFD: a pidfd of the child, ours to close
-		is.True(pidfd != c.Process.Fd()) // a duplicate
+		is.True(pidfd != c.Handle().Fd()) // a duplicate
 		unix.Close(pidfd)
 	})
 }
