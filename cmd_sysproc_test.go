@@ -58,7 +58,7 @@ func TestCmdSysProcAttr(t *testing.T) {
 		is.True(readNS(t, pid, "uts") != readNS(t, os.Getpid(), "uts"))                          // Unshareflags
 		got, err := PidfdGetpid(pidfd)
 		is.NoErr(err)
-		is.Equal(got, pid)               // PidFD: a pidfd of the child, ours to close
+		is.Equal(got, pid)                // PidFD: a pidfd of the child, ours to close
 		is.True(pidfd != c.Handle().Fd()) // a duplicate
 		unix.Close(pidfd)
 	})
