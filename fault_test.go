@@ -482,7 +482,7 @@ func TestFaultReleaseThenUse(t *testing.T) {
 		is.NoErr(r.Release())                                            // Release after Wait
 		is.True(errors.Is(r.Signal(syscall.SIGKILL), os.ErrProcessDone)) // reaped and released: done
 		_, err = r.Info()
-		is.True(errors.Is(err, ErrReleased)) // no descriptor to ask
+		is.True(errors.Is(err, os.ErrProcessDone)) // reaped: Info says done, as Signal
 		_, err = r.Wait()
 		is.True(errors.Is(err, ErrWaited)) // waited already
 	})
