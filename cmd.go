@@ -128,6 +128,7 @@ type Cmd struct {
 	Err error
 
 	ctx     context.Context
+	group   *Group // from Group.Command: the child is created inside the group
 	started bool
 	waited  bool
 
@@ -354,7 +355,11 @@ func (c *Cmd) start() error {
 	if len(argv) == 0 {
 		argv = []string{c.Path}
 	}
-	p, err := Spawn(c.Path, argv, &attr)
+	spawnChild := Spawn
+	if c.group != nil {
+		spawnChild = c.group.Spawn // an Attr.Cgroup elsewhere fails before any child exists
+	}
+	p, err := spawnChild(c.Path, argv, &attr)
 	if err != nil {
 		return err
 	}
@@ -568,7 +573,7 @@ func (c *Cmd) Wait() error {
 		err = cerr
 	}
 	c.closeParent()
-	c.Process.Release() // ErrReleased if the caller released it: nothing to do
+	c.Process.Release() // a failed Wait leaves the pidfd open; after a reap it is closed already (nil)
 	return err
 }
 

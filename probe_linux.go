@@ -51,7 +51,8 @@ func probe() []Feature {
 	fs = append(fs, glibc)
 
 	add("backend pidfd_spawn", "cgo, glibc 2.39, Linux 5.4", Available(PidfdSpawn))
-	add("backend clone3", "Linux 5.5, amd64 or arm64", Available(Clone3))
+	clone3Via, clone3Err := clone3Report()
+	fs = append(fs, Feature{Name: "backend clone3", Value: clone3Via, Requires: "Linux 5.4 (clone3 5.5, else clone(2)), amd64 or arm64", Err: Available(Clone3)})
 	add("backend fork_np", "cgo, Linux 5.3", Available(ForkNP))
 	auto := Feature{Name: "backend auto", Requires: "a backend above"}
 	if b, err := choose(&Attr{}); err != nil {
@@ -69,7 +70,7 @@ func probe() []Feature {
 		add("PIDFD_GET_INFO", "Linux 6.13", probePidfdInfo(pidfd))
 		unix.Close(pidfd)
 	}
-	add("clone3", "Linux 5.5 (CLONE_CLEAR_SIGHAND)", availableClone3())
+	add("clone3", "Linux 5.5 (CLONE_CLEAR_SIGHAND), not filtered", clone3Err)
 	add("CLONE_INTO_CGROUP", "Linux 5.7", probeIntoCgroup())
 	add("CLONE_AUTOREAP", "Linux 7.1", lifecycleSupported(&Attr{AutoReap: true}))
 	add("CLONE_NNP", "Linux 7.1", probeCloneNNP())
@@ -136,7 +137,11 @@ func probeCloneNNP() error {
 	if err := availableClone3(); err != nil {
 		return err
 	}
-	return unsupported(nil, "CLONE_NNP needs Linux 7.1 (NoNewPrivs falls back to prctl in the child)")
+	if useClonePath() {
+		why, errno := clonePathReason()
+		return unsupported(errno, "CLONE_NNP is a clone3 flag: %s (NoNewPrivs falls back to prctl in the child)", why)
+	}
+	return unsupported(probeNNP(), "CLONE_NNP needs Linux 7.1 (NoNewPrivs falls back to prctl in the child)")
 }
 
 // probeIntoCgroup makes a real clone3 with CLONE_INTO_CGROUP into the
@@ -147,6 +152,10 @@ func probeCloneNNP() error {
 func probeIntoCgroup() error {
 	if err := availableClone3(); err != nil {
 		return err
+	}
+	if useClonePath() {
+		why, errno := clonePathReason()
+		return unsupported(errno, "CLONE_INTO_CGROUP is a clone3 flag: %s (the Clone3 backend writes cgroup.procs in the child instead)", why)
 	}
 	dir, err := selfCgroup()
 	if err != nil {
