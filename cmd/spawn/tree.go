@@ -263,7 +263,7 @@ func runTree(o options, t treeOptions, argv []string) int {
 	if st == nil {
 		return finish(exitFailed, fmt.Errorf("waiting for %s: %w", argv[0], werr))
 	}
-	if ru := st.SysUsage(); ru != nil {
+	if ru := st.Rusage(); ru != nil {
 		rep.User = st.UserTime().Seconds()
 		rep.System = st.SystemTime().Seconds()
 		rep.MaxRSSKiB = int64(ru.Maxrss)
