@@ -39,7 +39,7 @@ import (
 type cloneArgs struct {
 	flags      uint64
 	pidfd      uint64
-	_          uint64 // child_tid
+	childTID   uint64
 	_          uint64 // parent_tid
 	exitSignal uint64
 	stack      uint64
@@ -130,6 +130,9 @@ func spawnClone3(pl *plan) (*Process, error) {
 	}
 	flags, pflags := cloneFlags(pl.attr)
 	rp := lowerPlan(pl)
+	if pl.sys != nil {
+		return spawnClone3Sys(pl, flags|pl.cloneNSFlags(), pflags, rp)
+	}
 	pidfd, pid, failed, err := clone3(flags, pl.cgroup, rp.steps)
 	runtime.KeepAlive(rp) // the steps point into rp's buffers
 	if (err == unix.ENOSYS || err == unix.EPERM) && failed < 0 && flags == 0 {

@@ -249,8 +249,8 @@ func runChild(o options, argv []string) int {
 	if err := cmd.Start(); err != nil {
 		return finish(startStatus(err), err)
 	}
-	rep.Pid = cmd.Process.Pid()
-	rep.Backend = cmd.Process.Backend().String()
+	rep.Pid = cmd.Process.Pid
+	rep.Backend = cmd.Handle().Backend().String()
 
 	done := make(chan struct{})
 	go func() {
@@ -268,7 +268,7 @@ func runChild(o options, argv []string) int {
 	rep.Wall = time.Since(start).Seconds()
 	rep.TimedOut = timedOut.Load()
 
-	st := cmd.ProcessState
+	st := cmd.State() // also for -autokill's autoreaped child, which has no ProcessState
 	if st == nil {
 		return finish(exitFailed, fmt.Errorf("waiting for %s: %w", argv[0], werr))
 	}
