@@ -122,6 +122,9 @@ func run(args []string) int {
 		if fs.NArg() > 0 {
 			return usageError("-probe takes no program")
 		}
+		if o.out != "" {
+			return usageError("-o is for a run's -json report; -probe prints on standard output")
+		}
 		return probe(o.json)
 	}
 	if fs.NArg() == 0 {
