@@ -34,18 +34,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cloneArgs is the kernel's struct clone_args (version 2, 88 bytes).
+// cloneArgs is the kernel's struct clone_args (version 2, 88 bytes). The
+// blank fields are the ones spawn leaves zero.
 type cloneArgs struct {
 	flags      uint64
 	pidfd      uint64
-	childTID   uint64
-	parentTID  uint64
+	_          uint64 // child_tid
+	_          uint64 // parent_tid
 	exitSignal uint64
 	stack      uint64
 	stackSize  uint64
-	tls        uint64
-	setTID     uint64
-	setTIDSize uint64
+	_          uint64 // tls
+	_          uint64 // set_tid
+	_          uint64 // set_tid_size
 	cgroup     uint64
 }
 
@@ -87,7 +88,7 @@ func clone3(flags uint64, cgroup int, steps []rawStep) (pidfd, pid int, failed i
 	defer clone3Pool.Put(c)
 	c.args = cloneArgs{flags: flags | unix.CLONE_PIDFD | unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_CLEAR_SIGHAND}
 	c.args.pidfd = uint64(uintptr(unsafe.Pointer(&c.pidfd)))
-	if flags&unix.CLONE_AUTOREAP == 0 {
+	if flags&_CLONE_AUTOREAP == 0 {
 		c.args.exitSignal = uint64(syscall.SIGCHLD)
 	}
 	if cgroup >= 0 {
@@ -280,15 +281,15 @@ func cloneFlags(attr *Attr) (uint64, procFlags) {
 	var flags uint64
 	var pf procFlags
 	if attr.AutoReap || attr.AutoKill {
-		flags |= unix.CLONE_AUTOREAP
+		flags |= _CLONE_AUTOREAP
 		pf |= procAutoReap
 	}
 	if attr.AutoKill {
-		flags |= unix.CLONE_PIDFD_AUTOKILL
+		flags |= _CLONE_PIDFD_AUTOKILL
 		pf |= procAutoKill
 	}
 	if nnpAtClone(attr) {
-		flags |= unix.CLONE_NNP
+		flags |= _CLONE_NNP
 	}
 	return flags, pf
 }
@@ -360,7 +361,7 @@ func clone3Accepts(flags uint64) error {
 		// A kernel that never looked at the cgroup made a child, which has
 		// exited (it shared the memory and ran exit_group): the flags
 		// work. Collect it; it had no exit signal.
-		reapProbeChild(int(r), int(c.pidfd), flags&unix.CLONE_AUTOREAP != 0)
+		reapProbeChild(int(r), int(c.pidfd), flags&_CLONE_AUTOREAP != 0)
 		return nil
 	}
 	return syscall.Errno(errno)
@@ -555,9 +556,9 @@ func availableClone3() error {
 // conclusive. CLONE_PIDFD_AUTOKILL needs CLONE_PIDFD with it (so a free
 // descriptor, which the kernel takes back) and CLONE_AUTOREAP.
 var (
-	autoReapProbe = probeFlags(unix.CLONE_AUTOREAP)
-	nnpProbe      = probeFlags(unix.CLONE_NNP)
-	autoKillProbe = probeFlags(unix.CLONE_PIDFD | unix.CLONE_AUTOREAP | unix.CLONE_PIDFD_AUTOKILL | unix.CLONE_NNP)
+	autoReapProbe = probeFlags(_CLONE_AUTOREAP)
+	nnpProbe      = probeFlags(_CLONE_NNP)
+	autoKillProbe = probeFlags(unix.CLONE_PIDFD | _CLONE_AUTOREAP | _CLONE_PIDFD_AUTOKILL | _CLONE_NNP)
 )
 
 func probeFlags(flags uint64) func() (struct{}, error) {

@@ -82,7 +82,7 @@ func (p *Process) Kill() error { return p.signal(syscall.SIGKILL) }
 // process that is not our child (OpenProcess), Wait returns when it exits,
 // with the status when the kernel reports it (PIDFD_INFO_EXIT, Linux ≥ 6.15)
 // and an exit code of -1 otherwise.
-func (p *Process) Wait() (*State, error) { return p.wait(nil) }
+func (p *Process) Wait() (*State, error) { return p.wait(context.Background()) }
 
 // WaitContext is Wait that gives up when ctx is done: it then returns
 // ctx.Err() and leaves the process running and unreaped, so a later Wait may
@@ -108,10 +108,10 @@ func (p *Process) Info() (*Info, error) { return p.info() }
 
 // Info is the kernel's description of a process (struct pidfd_info).
 type Info struct {
-	Mask                   uint64 // PIDFD_INFO_* bits the kernel filled
-	Pid, Tgid, Ppid        int
-	Ruid, Rgid, Euid, Egid uint32
-	CgroupID               uint64
+	Mask                   uint64             // PIDFD_INFO_* bits the kernel filled
+	Pid, Tgid, Ppid        int                // pid, thread group and parent, in the caller's pid namespace
+	Ruid, Rgid, Euid, Egid uint32             // real and effective user and group ids
+	CgroupID               uint64             // the id of its cgroup v2 (PIDFD_INFO_CGROUPID)
 	Exited                 bool               // exit status known (PIDFD_INFO_EXIT)
 	Status                 syscall.WaitStatus // valid when Exited
 }
