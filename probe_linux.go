@@ -137,7 +137,7 @@ func probeCloneNNP() error {
 	if err := availableClone3(); err != nil {
 		return err
 	}
-	if useClonePath() {
+	if clone3Filtered() != nil {
 		why, errno := clonePathReason()
 		return unsupported(errno, "CLONE_NNP is a clone3 flag: %s (NoNewPrivs falls back to prctl in the child)", why)
 	}
@@ -153,7 +153,7 @@ func probeIntoCgroup() error {
 	if err := availableClone3(); err != nil {
 		return err
 	}
-	if useClonePath() {
+	if clone3Filtered() != nil {
 		why, errno := clonePathReason()
 		return unsupported(errno, "CLONE_INTO_CGROUP is a clone3 flag: %s (the Clone3 backend writes cgroup.procs in the child instead)", why)
 	}
