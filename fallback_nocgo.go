@@ -343,7 +343,7 @@ func clone3Accepts(flags uint64) error {
 	c := clone3Pool.Get().(*clone3Call)
 	defer clone3Pool.Put(c)
 	c.args = cloneArgs{
-		flags:  flags | unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_INTO_CGROUP,
+		flags:  flags | unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_INTO_CGROUP,
 		cgroup: math.MaxInt32,
 	}
 	c.pidfd = -1
@@ -359,8 +359,8 @@ func clone3Accepts(flags uint64) error {
 		return nil // the flags passed; the cgroup lookup stopped it
 	case 0:
 		// A kernel that never looked at the cgroup made a child, which has
-		// exited (it shared the memory and ran exit_group): the flags
-		// work. Collect it; it had no exit signal.
+		// exited (a vfork child sharing the memory, it ran exit_group):
+		// the flags work. Collect it; it had no exit signal.
 		reapProbeChild(int(r), int(c.pidfd), flags&_CLONE_AUTOREAP != 0)
 		return nil
 	}
