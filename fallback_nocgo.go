@@ -593,6 +593,12 @@ func lifecycleSupported(attr *Attr) error {
 		why, errno := clonePathReason()
 		return unsupported(errno, "%s needs clone3 with %s (Linux 7.1): %s", name, flag, why)
 	}
+	return lifecycleKernel(attr)
+}
+
+// lifecycleKernel checks that the kernel's clone3 takes the Linux 7.1 flags
+// attr asks for.
+func lifecycleKernel(attr *Attr) error {
 	if attr.AutoKill {
 		if err := probeAutoKill(); !conclusive(err) {
 			return os.NewSyscallError("clone3", err)
