@@ -98,11 +98,25 @@ func OpenCgroup(path string) (*Cgroup, error) {
 	}
 	if magic != unix.CGROUP2_SUPER_MAGIC {
 		unix.Close(fd)
-		return nil, &os.PathError{Op: "open cgroup", Path: path,
-			Err: fmt.Errorf("not a cgroup v2 directory (file system magic %#x): %w", magic, unix.ENOTDIR)}
+		return nil, &os.PathError{Op: "open cgroup", Path: path, Err: notCgroup2{magic}}
 	}
 	return &Cgroup{path: path, f: os.NewFile(uintptr(fd), path)}, nil
 }
+
+// notCgroup2 is a directory that is not in a cgroup v2 hierarchy. It
+// matches ENOTDIR (not a directory of the kind asked for) without saying
+// so: the text names what the directory is instead.
+type notCgroup2 struct{ magic int64 }
+
+func (e notCgroup2) Error() string {
+	switch e.magic {
+	case unix.CGROUP_SUPER_MAGIC:
+		return "not a cgroup v2 directory: a cgroup v1 hierarchy (Cgroup needs cgroup v2, Linux 4.5; see Cgroup2Root)"
+	}
+	return fmt.Sprintf("not a cgroup v2 directory (file system magic %#x)", e.magic)
+}
+
+func (notCgroup2) Is(target error) bool { return target == unix.ENOTDIR }
 
 // fsMagic returns the magic number of the file system fd is on
 // (unix.CGROUP2_SUPER_MAGIC for a cgroup v2 directory).
@@ -232,10 +246,14 @@ func (c *Cgroup) Kill() error {
 }
 
 // Remove removes the cgroup directory, which must hold no process and no
-// child cgroup, and closes c.
+// child cgroup, and closes c. On a closed c it removes nothing and returns
+// an error matching os.ErrClosed, as every other method does.
 func (c *Cgroup) Remove() error {
-	if err := unix.Rmdir(c.path); err != nil {
-		return &os.PathError{Op: "rmdir", Path: c.path, Err: err}
+	// Holding the descriptor open during the rmdir: a Close racing with
+	// Remove leaves either a removed directory or a refusal, never both.
+	err := c.control(func(int) error { return unix.Rmdir(c.path) })
+	if err != nil {
+		return &os.PathError{Op: "rmdir", Path: c.path, Err: unwrapPath(err)}
 	}
 	return c.Close()
 }

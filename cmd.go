@@ -186,7 +186,8 @@ func (c *Cmd) String() string {
 
 // Environ returns a copy of the environment the child would get as c is
 // now configured: Env, or the parent's environment plus PWD=Dir, with
-// repeated keys reduced to their last value.
+// repeated keys reduced to their last value. Entries holding a NUL byte are
+// left out (Start refuses to run with them, as os/exec does).
 func (c *Cmd) Environ() []string {
 	env, _ := c.environ()
 	return env
@@ -207,25 +208,58 @@ func (c *Cmd) environ() ([]string, error) {
 			}
 		}
 	}
-	return dedupEnv(env), err
+	env, nulErr := dedupEnv(env)
+	if err == nil {
+		err = nulErr
+	}
+	return env, err
 }
 
+// errEnvNUL is os/exec's error for an environment entry holding a NUL byte,
+// word for word: code that moves over from os/exec may match on it.
+var errEnvNUL = errors.New("exec: environment variable contains NUL")
+
 // dedupEnv returns env with each key once, holding its last value at the
-// place of that last occurrence.
-func dedupEnv(env []string) []string {
+// place of that last occurrence, and the rules of os/exec for the odd
+// entries: one without '=' names no key and is kept as it is, an empty one
+// is dropped, a leading '=' belongs to the key ("=C:=..."), and one holding
+// NUL is dropped and reported as errEnvNUL.
+func dedupEnv(env []string) ([]string, error) {
+	var err error
 	last := make(map[string]int, len(env))
 	for i, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		last[k] = i
+		if k, ok := envKey(kv); ok && strings.IndexByte(kv, 0) < 0 {
+			last[k] = i
+		}
 	}
-	out := make([]string, 0, len(last))
+	out := make([]string, 0, len(env))
 	for i, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if last[k] == i {
+		if strings.IndexByte(kv, 0) >= 0 {
+			err = errEnvNUL
+			continue
+		}
+		k, ok := envKey(kv)
+		switch {
+		case ok && last[k] != i: // a later entry sets k
+		case !ok && kv == "":
+		default:
 			out = append(out, kv)
 		}
 	}
-	return out
+	return out, err
+}
+
+// envKey returns the key of a "key=value" entry; false for an entry
+// without '='. A '=' in first place is part of the key.
+func envKey(kv string) (string, bool) {
+	i := strings.IndexByte(kv, '=')
+	if i == 0 {
+		i = strings.IndexByte(kv[1:], '=') + 1
+	}
+	if i < 0 {
+		return "", false
+	}
+	return kv[:i], true
 }
 
 // Run starts the command and waits for it: Start, then Wait. A child that
@@ -243,7 +277,7 @@ func (c *Cmd) Run() error {
 // a second call fails, whether or not the first succeeded.
 func (c *Cmd) Start() error {
 	if c.started {
-		return errors.New("spawn: already started")
+		return errors.New("exec: already started")
 	}
 	c.started = true
 	if err := c.start(); err != nil {
@@ -257,13 +291,13 @@ func (c *Cmd) Start() error {
 
 func (c *Cmd) start() error {
 	if c.Path == "" && c.Err == nil {
-		c.Err = errors.New("spawn: no command")
+		c.Err = errors.New("exec: no command")
 	}
 	if c.Err != nil {
 		return c.Err
 	}
 	if c.Cancel != nil && c.ctx == nil {
-		return errors.New("spawn: Cmd.Cancel is set on a Cmd not made by CommandContext")
+		return errors.New("exec: command with a non-nil Cancel was not created with CommandContext")
 	}
 	if c.ctx != nil {
 		if err := c.ctx.Err(); err != nil {
@@ -316,8 +350,12 @@ func (c *Cmd) start() error {
 		c.copyDone = make(chan struct{})
 		errs := make([]error, len(c.copiers))
 		var wg sync.WaitGroup
+		wg.Add(len(c.copiers))
 		for i, copier := range c.copiers {
-			wg.Go(func() { errs[i] = copier() })
+			go func() {
+				defer wg.Done()
+				errs[i] = copier()
+			}()
 		}
 		go func() {
 			wg.Wait()
@@ -350,7 +388,7 @@ func (c *Cmd) stdin() (*os.File, error) {
 	case *os.File:
 		return r, nil
 	}
-	pr, pw, err := os.Pipe()
+	pw, pr, err := cmdPipe(false)
 	if err != nil {
 		return nil, err
 	}
@@ -389,7 +427,7 @@ func (c *Cmd) output(w io.Writer) (*os.File, error) {
 	case *os.File:
 		return w, nil
 	}
-	pr, pw, err := os.Pipe()
+	pr, pw, err := cmdPipe(true)
 	if err != nil {
 		return nil, err
 	}
@@ -444,7 +482,7 @@ func (c *Cmd) watchContext() {
 		case errors.Is(cerr, os.ErrProcessDone):
 			// It had exited already; Wait has not seen it yet.
 		default:
-			err = fmt.Errorf("spawn: Cmd.Cancel: %w", cerr)
+			err = fmt.Errorf("exec: canceling Cmd: %w", cerr)
 		}
 	}
 	if c.WaitDelay <= 0 {
@@ -461,7 +499,7 @@ func (c *Cmd) watchContext() {
 	}
 	// WaitDelay has passed and the child still runs.
 	if kerr := c.Process.Kill(); kerr != nil && !errors.Is(kerr, os.ErrProcessDone) && err == nil {
-		err = fmt.Errorf("spawn: killing Cmd: %w", kerr)
+		err = fmt.Errorf("exec: killing Cmd: %w", kerr)
 	}
 	forced := false
 	if c.copyDone != nil {
@@ -490,10 +528,10 @@ func (c *Cmd) watchContext() {
 // exec.ErrWaitDelay, and a failed copy. Wait may be called once.
 func (c *Cmd) Wait() error {
 	if c.Process == nil {
-		return errors.New("spawn: not started")
+		return errors.New("exec: not started")
 	}
 	if c.waited {
-		return errors.New("spawn: Wait was already called")
+		return errors.New("exec: Wait was already called")
 	}
 	c.waited = true
 
@@ -558,7 +596,7 @@ func (c *Cmd) awaitCopies(w watchResult) error {
 // a failed run.
 func (c *Cmd) Output() ([]byte, error) {
 	if c.Stdout != nil {
-		return nil, errors.New("spawn: Stdout already set")
+		return nil, errors.New("exec: Stdout already set")
 	}
 	var stdout bytes.Buffer
 	c.Stdout = &stdout
@@ -580,10 +618,10 @@ func (c *Cmd) Output() ([]byte, error) {
 // must be nil.
 func (c *Cmd) CombinedOutput() ([]byte, error) {
 	if c.Stdout != nil {
-		return nil, errors.New("spawn: Stdout already set")
+		return nil, errors.New("exec: Stdout already set")
 	}
 	if c.Stderr != nil {
-		return nil, errors.New("spawn: Stderr already set")
+		return nil, errors.New("exec: Stderr already set")
 	}
 	var b bytes.Buffer
 	c.Stdout = &b
@@ -598,12 +636,12 @@ func (c *Cmd) CombinedOutput() ([]byte, error) {
 // need before they exit.
 func (c *Cmd) StdinPipe() (io.WriteCloser, error) {
 	if c.Stdin != nil {
-		return nil, errors.New("spawn: Stdin already set")
+		return nil, errors.New("exec: Stdin already set")
 	}
 	if c.started {
-		return nil, errors.New("spawn: StdinPipe after the process started")
+		return nil, errors.New("exec: StdinPipe after process started")
 	}
-	pr, pw, err := os.Pipe()
+	pw, pr, err := cmdPipe(false)
 	if err != nil {
 		return nil, err
 	}
@@ -619,12 +657,12 @@ func (c *Cmd) StdinPipe() (io.WriteCloser, error) {
 // Wait (and do not use Run together with it).
 func (c *Cmd) StdoutPipe() (io.ReadCloser, error) {
 	if c.Stdout != nil {
-		return nil, errors.New("spawn: Stdout already set")
+		return nil, errors.New("exec: Stdout already set")
 	}
 	if c.started {
-		return nil, errors.New("spawn: StdoutPipe after the process started")
+		return nil, errors.New("exec: StdoutPipe after process started")
 	}
-	pr, pw, err := os.Pipe()
+	pr, pw, err := cmdPipe(true)
 	if err != nil {
 		return nil, err
 	}
@@ -638,12 +676,12 @@ func (c *Cmd) StdoutPipe() (io.ReadCloser, error) {
 // the rules of [Cmd.StdoutPipe].
 func (c *Cmd) StderrPipe() (io.ReadCloser, error) {
 	if c.Stderr != nil {
-		return nil, errors.New("spawn: Stderr already set")
+		return nil, errors.New("exec: Stderr already set")
 	}
 	if c.started {
-		return nil, errors.New("spawn: StderrPipe after the process started")
+		return nil, errors.New("exec: StderrPipe after process started")
 	}
-	pr, pw, err := os.Pipe()
+	pr, pw, err := cmdPipe(true)
 	if err != nil {
 		return nil, err
 	}

@@ -71,7 +71,8 @@ func init() {
 		path, argv, env := helperArgv("sleep", args[0])
 		// Inside a helper, os.Environ already holds SPAWN_HELPER, and the
 		// first of duplicates wins for getenv: keep only the last.
-		p, err := Spawn(path, argv, &Attr{Env: dedupEnv(env)})
+		env, _ = dedupEnv(env)
+		p, err := Spawn(path, argv, &Attr{Env: env})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

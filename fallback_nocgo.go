@@ -32,18 +32,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cloneArgs is the kernel's struct clone_args (version 2, 88 bytes).
+// cloneArgs is the kernel's struct clone_args (version 2, 88 bytes). The
+// blank fields are the ones spawn leaves zero.
 type cloneArgs struct {
 	flags      uint64
 	pidfd      uint64
-	childTID   uint64
-	parentTID  uint64
+	_          uint64 // child_tid
+	_          uint64 // parent_tid
 	exitSignal uint64
 	stack      uint64
 	stackSize  uint64
-	tls        uint64
-	setTID     uint64
-	setTIDSize uint64
+	_          uint64 // tls
+	_          uint64 // set_tid
+	_          uint64 // set_tid_size
 	cgroup     uint64
 }
 
@@ -78,7 +79,7 @@ func clone3(flags uint64, cgroup int, steps []rawStep) (pidfd, pid int, failed i
 	defer clone3Pool.Put(c)
 	c.args = cloneArgs{flags: flags | unix.CLONE_PIDFD | unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_CLEAR_SIGHAND}
 	c.args.pidfd = uint64(uintptr(unsafe.Pointer(&c.pidfd)))
-	if flags&unix.CLONE_AUTOREAP == 0 {
+	if flags&_CLONE_AUTOREAP == 0 {
 		c.args.exitSignal = uint64(syscall.SIGCHLD)
 	}
 	if cgroup >= 0 {
@@ -135,15 +136,15 @@ func cloneFlags(attr *Attr) (uint64, procFlags) {
 	var flags uint64
 	var pf procFlags
 	if attr.AutoReap || attr.AutoKill {
-		flags |= unix.CLONE_AUTOREAP
+		flags |= _CLONE_AUTOREAP
 		pf |= procAutoReap
 	}
 	if attr.AutoKill {
-		flags |= unix.CLONE_PIDFD_AUTOKILL
+		flags |= _CLONE_PIDFD_AUTOKILL
 		pf |= procAutoKill
 	}
 	if nnpAtClone(attr) {
-		flags |= unix.CLONE_NNP
+		flags |= _CLONE_NNP
 	}
 	return flags, pf
 }
@@ -176,7 +177,7 @@ func probeClone3(extra uint64) error {
 	if err != nil {
 		return err
 	}
-	reapAndClose(pidfd, extra&unix.CLONE_AUTOREAP != 0)
+	reapAndClose(pidfd, extra&_CLONE_AUTOREAP != 0)
 	return nil
 }
 
@@ -236,10 +237,10 @@ func availableClone3() error { return clone3Probe() }
 // Lifecycle flag probes, one per flag (Linux 7.1), each cached once
 // conclusive.
 var (
-	probeAutoReap = probeOnce(func() error { return probeClone3(unix.CLONE_AUTOREAP) })
-	probeNNP      = probeOnce(func() error { return probeClone3(unix.CLONE_NNP) })
+	probeAutoReap = probeOnce(func() error { return probeClone3(_CLONE_AUTOREAP) })
+	probeNNP      = probeOnce(func() error { return probeClone3(_CLONE_NNP) })
 	probeAutoKill = probeOnce(func() error {
-		return probeClone3(unix.CLONE_AUTOREAP | unix.CLONE_PIDFD_AUTOKILL | unix.CLONE_NNP)
+		return probeClone3(_CLONE_AUTOREAP | _CLONE_PIDFD_AUTOKILL | _CLONE_NNP)
 	})
 )
 

@@ -28,7 +28,7 @@ const (
 // ForkArgs are the arguments of a fork_np-style fork. A nil *ForkArgs is a
 // plain fork that runs the atfork handlers.
 type ForkArgs struct {
-	Flags      ForkFlags
+	Flags      ForkFlags      // what the fork does, Fork* bits
 	Cgroup     int            // cgroup v2 directory descriptor, with ForkCgroup
 	ExitSignal syscall.Signal // with ForkExitSignal; 0 = no signal at all
 }

@@ -52,8 +52,8 @@ func wrapGetpid(err error) error {
 
 // getpidIoctl reads the pid through PIDFD_GET_INFO (Linux ≥ 6.13).
 func getpidIoctl(pidfd int) (int, error) {
-	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_PID}
-	if err := unix.IoctlPidfdInfo(pidfd, &info); err != nil {
+	info := pidfdInfoArg{Mask: _PIDFD_INFO_PID}
+	if err := ioctlPidfdInfo(pidfd, &info); err != nil {
 		return -1, err
 	}
 	if info.Pid == 0 {

@@ -69,13 +69,6 @@ func helperArgv(name string, args ...string) (string, []string, []string) {
 	return testExe, append(argv, args...), env
 }
 
-// helperAttr returns an Attr whose Env runs helper name; extra Env entries
-// are appended.
-func helperAttr(b Backend, name string) *Attr {
-	_, _, env := helperArgv(name)
-	return &Attr{Backend: b, Env: env}
-}
-
 func init() {
 	registerHelper("exit", func(args []string) int {
 		n, _ := strconv.Atoi(args[0])

@@ -172,18 +172,26 @@ func (pl *plan) layFiles(files []*os.File) error {
 	return nil
 }
 
-// fileFd returns f's descriptor without switching it to blocking mode (as
-// f.Fd would). A closed file is EBADF.
+// fileFd returns f's descriptor, switched to blocking mode as f.Fd does:
+// the child shares the open file description, and programs expect blocking
+// descriptors (a non-blocking one fails their reads and writes with EAGAIN).
+// os.StartProcess, and so os/exec, do the same with every *os.File they
+// pass; the parent's File keeps working, its blocking calls then holding a
+// thread. A closed file is EBADF.
 func fileFd(f *os.File) (int, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return -1, syscall.EBADF
 	}
-	fd := -1
-	if rc.Control(func(u uintptr) { fd = int(u) }) != nil {
+	open := false
+	if rc.Control(func(uintptr) { open = true }) != nil || !open {
 		return -1, syscall.EBADF
 	}
-	return fd, nil
+	fd := f.Fd()
+	if int(fd) < 0 {
+		return -1, syscall.EBADF
+	}
+	return int(fd), nil
 }
 
 // done releases what the plan holds in the parent and returns it to the

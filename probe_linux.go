@@ -123,7 +123,7 @@ func probeWaitidPidfd(pidfd int) error {
 
 // probePidfdInfo asks PIDFD_GET_INFO about this process.
 func probePidfdInfo(pidfd int) error {
-	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_PID}
+	info := pidfdInfoArg{Mask: _PIDFD_INFO_PID}
 	return pidfdInfo(pidfd, &info)
 }
 

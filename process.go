@@ -112,7 +112,7 @@ func (p *Process) Kill() error { return p.signal(syscall.SIGKILL) }
 // descriptor, an eventfd to wake its reader, and eight eventfds through
 // which Release or a done context wakes a blocked Wait (all close-on-exec;
 // no goroutine).
-func (p *Process) Wait() (*State, error) { return p.wait(nil) }
+func (p *Process) Wait() (*State, error) { return p.wait(context.Background()) }
 
 // WaitContext is Wait that gives up when ctx is done: it then returns
 // ctx.Err() and leaves the process running, unreaped and its handle open, so
@@ -148,10 +148,10 @@ func (p *Process) Info() (*Info, error) { return p.info() }
 
 // Info is the kernel's description of a process (struct pidfd_info).
 type Info struct {
-	Mask                   uint64 // PIDFD_INFO_* bits the kernel filled
-	Pid, Tgid, Ppid        int
-	Ruid, Rgid, Euid, Egid uint32
-	CgroupID               uint64
+	Mask                   uint64             // PIDFD_INFO_* bits the kernel filled
+	Pid, Tgid, Ppid        int                // pid, thread group and parent, in the caller's pid namespace
+	Ruid, Rgid, Euid, Egid uint32             // real and effective user and group ids
+	CgroupID               uint64             // the id of its cgroup v2 (PIDFD_INFO_CGROUPID)
 	Exited                 bool               // exit status known (PIDFD_INFO_EXIT)
 	Status                 syscall.WaitStatus // valid when Exited
 }

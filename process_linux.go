@@ -363,17 +363,17 @@ func (p *Process) reap(fd int) (*State, error) {
 func (p *Process) exitInfo(fd int) *State {
 	st := &State{pid: p.pid, status: unknownStatus}
 	for i := 0; i < 200; i++ {
-		info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_EXIT}
-		err := unix.IoctlPidfdInfo(fd, &info)
-		if err == nil && info.Mask&unix.PIDFD_INFO_EXIT != 0 {
+		info := pidfdInfoArg{Mask: _PIDFD_INFO_EXIT}
+		err := ioctlPidfdInfo(fd, &info)
+		if err == nil && info.Mask&_PIDFD_INFO_EXIT != 0 {
 			st.status = syscall.WaitStatus(info.Exit_code)
 			return st
 		}
 		if err != nil && err != unix.ESRCH {
 			return st // no PIDFD_GET_INFO (< 6.13) or no EXIT (< 6.15)
 		}
-		if err == nil && info.Mask&unix.PIDFD_INFO_EXIT == 0 && info.Supported_mask != 0 &&
-			info.Supported_mask&unix.PIDFD_INFO_EXIT == 0 {
+		if err == nil && info.Mask&_PIDFD_INFO_EXIT == 0 && info.Supported_mask != 0 &&
+			info.Supported_mask&_PIDFD_INFO_EXIT == 0 {
 			return st
 		}
 		if i < 20 {
@@ -422,9 +422,9 @@ func (p *Process) getfd(target int) (*os.File, error) {
 }
 
 func (p *Process) info() (*Info, error) {
-	var info unix.PidfdInfo
+	var info pidfdInfoArg
 	err := p.control(func(fd int) error {
-		info.Mask = unix.PIDFD_INFO_PID | unix.PIDFD_INFO_CREDS | unix.PIDFD_INFO_CGROUPID | unix.PIDFD_INFO_EXIT
+		info.Mask = _PIDFD_INFO_PID | _PIDFD_INFO_CREDS | _PIDFD_INFO_CGROUPID | _PIDFD_INFO_EXIT
 		return pidfdInfo(fd, &info)
 	})
 	if err != nil {
@@ -441,7 +441,7 @@ func (p *Process) info() (*Info, error) {
 		Egid:     info.Egid,
 		CgroupID: info.Cgroupid,
 	}
-	if info.Mask&unix.PIDFD_INFO_EXIT != 0 {
+	if info.Mask&_PIDFD_INFO_EXIT != 0 {
 		out.Exited = true
 		out.Status = syscall.WaitStatus(info.Exit_code)
 	}
@@ -449,8 +449,8 @@ func (p *Process) info() (*Info, error) {
 }
 
 // pidfdInfo is PIDFD_GET_INFO with its errors named.
-func pidfdInfo(fd int, info *unix.PidfdInfo) error {
-	err := unix.IoctlPidfdInfo(fd, info)
+func pidfdInfo(fd int, info *pidfdInfoArg) error {
+	err := ioctlPidfdInfo(fd, info)
 	switch err {
 	case nil:
 		return nil

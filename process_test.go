@@ -288,7 +288,7 @@ func TestInfoMatchesProc(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	info, err = p.Info()
-	if err == nil && info.Mask&unix.PIDFD_INFO_EXIT != 0 {
+	if err == nil && info.Mask&_PIDFD_INFO_EXIT != 0 {
 		is.True(info.Exited)                            // the exit is known
 		is.Equal(info.Status.Signal(), syscall.SIGKILL) // and says how
 	}

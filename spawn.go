@@ -112,7 +112,7 @@ func Available(b Backend) error {
 // golang.org/x/sys/unix.
 type Rlimit struct {
 	Resource int
-	Cur, Max uint64
+	Cur, Max uint64 // soft and hard limit (unix.RLIM_INFINITY: none)
 }
 
 // Attr says how to create a child. The zero value (or a nil *Attr) runs the
@@ -131,7 +131,12 @@ type Attr struct {
 	Dir string
 	// Files lays out the child's descriptors: descriptor i of the child is
 	// Files[i]; a nil entry is closed. A nil slice inherits descriptors 0, 1
-	// and 2 as they are.
+	// and 2 as they are. The child shares each File's open file
+	// description, so a non-blocking one (an os.Pipe end, a socket from
+	// package net's File) is switched to blocking mode first, as
+	// os.StartProcess and os/exec do: programs expect blocking descriptors.
+	// The File keeps working in the parent, its blocking calls holding a
+	// thread (see os.File.Fd).
 	Files []*os.File
 	// InheritFDs keeps the parent's other descriptors open across exec when
 	// they are not close-on-exec. By default (false) every descriptor above
@@ -167,7 +172,11 @@ type Attr struct {
 
 	// Pdeathsig is sent to the child when the thread that created it exits
 	// (PR_SET_PDEATHSIG). Needs Clone3 or ForkNP. Go threads rarely exit:
-	// lock the spawning goroutine to its thread to tie the signal to it.
+	// lock the spawning goroutine to its thread (runtime.LockOSThread) and
+	// let it return without unlocking, which ends that thread. That fails on
+	// the main thread, which the runtime never ends (an init function or main
+	// itself that locked it): there the signal comes only when the whole
+	// process exits. Spawn from another goroutine to tie it to one thread.
 	Pdeathsig syscall.Signal
 	// NoNewPrivs sets no_new_privs in the child: CLONE_NNP on Linux ≥ 7.1,
 	// prctl(PR_SET_NO_NEW_PRIVS) in the child on older kernels. Needs Clone3
@@ -192,10 +201,13 @@ type Attr struct {
 // Spawn starts the program at path, used as given (no PATH search), with
 // arguments argv (argv[0] is the program's name) and attributes attr, which
 // may be nil. It returns once the child has executed the program, or an
-// error and no child: failures before exec are reported as
-// *os.PathError wrapping the errno, with Op naming the step that failed
-// where the backend knows it ("chdir", "execve") and "pidfd_spawn"
-// otherwise.
+// error and no child. Bad input (an unknown Backend, a NUL byte in a
+// string, a signal out of range, …) is an *os.PathError wrapping EINVAL
+// before any child exists; failures before exec are *os.PathError wrapping
+// the errno, with Op naming the step that failed where the backend knows it
+// ("chdir", "execve") and otherwise the backend: "pidfd_spawn" (or
+// "pidfd_spawnp" for SpawnP) for PidfdSpawn and Auto, "clone3" and
+// "fork_np" for a forced Clone3 or ForkNP.
 //
 // Needs Linux ≥ 5.4 with glibc ≥ 2.39 (PidfdSpawn), or Linux ≥ 5.5
 // (Clone3).
@@ -204,7 +216,14 @@ func Spawn(path string, argv []string, attr *Attr) (*Process, error) {
 }
 
 // SpawnP is Spawn with a search of the directories in the caller's PATH
-// (not attr.Env's) when file has no slash, as execvp does.
+// (not attr.Env's) when file has no slash, as execvp does, and as
+// pidfd_spawnp does on every backend: the first candidate that is an
+// executable regular file wins; EACCES when only candidates that cannot be
+// executed exist, ENOENT when there is none. A relative PATH entry (an empty
+// one is ".") is taken relative to attr.Dir, the directory the child
+// searches from after its chdir, as glibc's posix_spawnp does. Unlike
+// execvp, a candidate that is no executable format (ENOEXEC) is not handed
+// to /bin/sh.
 func SpawnP(file string, argv []string, attr *Attr) (*Process, error) {
 	return start(file, argv, attr, true)
 }
@@ -215,18 +234,32 @@ func start(path string, argv []string, attr *Attr, search bool) (*Process, error
 	if attr == nil {
 		attr = &zeroAttr
 	}
-	op := "pidfd_spawn"
-	if search {
-		op = "pidfd_spawnp"
-	}
 	if err := validate(path, argv, attr); err != nil {
-		return nil, &os.PathError{Op: op, Path: path, Err: err}
+		return nil, &os.PathError{Op: spawnOp(attr.Backend, search), Path: path, Err: err}
 	}
 	return spawn(path, argv, attr, search)
 }
 
+// spawnOp names a backend's spawn in an *os.PathError that no step of the
+// child's can name.
+func spawnOp(b Backend, search bool) string {
+	switch b {
+	case Clone3:
+		return "clone3"
+	case ForkNP:
+		return "fork_np"
+	}
+	if search {
+		return "pidfd_spawnp"
+	}
+	return "pidfd_spawn"
+}
+
 // validate rejects what no backend can carry, before any child exists.
 func validate(path string, argv []string, attr *Attr) error {
+	if attr.Backend < Auto || attr.Backend > ForkNP {
+		return syscall.EINVAL
+	}
 	if path == "" {
 		return syscall.ENOENT
 	}

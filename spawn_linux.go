@@ -3,6 +3,7 @@
 package spawn
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -80,7 +81,7 @@ func choose(attr *Attr) (Backend, error) {
 		}
 	case Clone3:
 	default:
-		return b, syscall.EINVAL
+		return b, fmt.Errorf("spawn: unknown backend %d: %w", int(b), syscall.EINVAL)
 	}
 	if err := available(b); err != nil {
 		return b, err
@@ -98,13 +99,18 @@ func spawn(path string, argv []string, attr *Attr, search bool) (*Process, error
 	if err != nil {
 		return nil, err
 	}
+	if search && b != PidfdSpawn {
+		// pidfd_spawnp searches in the child, after its chdir; the other
+		// backends search here, relative to the same directory.
+		file := path
+		if path, err = lookPathIn(file, attr.Dir); err != nil {
+			return nil, &os.PathError{Op: spawnOp(attr.Backend, true), Path: file, Err: err}
+		}
+		search = false
+	}
 	pl, err := buildPlan(path, argv, attr, search)
 	if err != nil {
-		op := "pidfd_spawn"
-		if search {
-			op = "pidfd_spawnp"
-		}
-		return nil, &os.PathError{Op: op, Path: path, Err: err}
+		return nil, &os.PathError{Op: spawnOp(attr.Backend, search), Path: path, Err: err}
 	}
 	defer pl.done()
 	if attr.InheritFDs {
@@ -123,10 +129,17 @@ func spawn(path string, argv []string, attr *Attr, search bool) (*Process, error
 	return spawnClone3(pl)
 }
 
-// lookPath finds file in the caller's PATH as execvp does: the first
-// candidate that is an executable regular file; EACCES if only
-// non-executable candidates exist, ENOENT if none.
-func lookPath(file string) (string, error) {
+// lookPath finds file in the caller's PATH as execvp does, from this
+// process's working directory.
+func lookPath(file string) (string, error) { return lookPathIn(file, "") }
+
+// lookPathIn finds file in the caller's PATH as execvp does in a child whose
+// working directory is dir (empty: this process's): the first candidate
+// that is an executable regular file; EACCES if only non-executable
+// candidates exist, ENOENT if none. A relative PATH entry (empty means ".")
+// is looked at relative to dir and returned as it is, for an execve made
+// after the chdir to dir.
+func lookPathIn(file, dir string) (string, error) {
 	if strings.Contains(file, "/") {
 		return file, nil
 	}
@@ -135,20 +148,24 @@ func lookPath(file string) (string, error) {
 		path = "/bin:/usr/bin"
 	}
 	var err error = syscall.ENOENT
-	for _, dir := range strings.Split(path, ":") {
-		if dir == "" {
-			dir = "."
+	for _, d := range strings.Split(path, ":") {
+		if d == "" {
+			d = "."
 		}
-		cand := dir + "/" + file
+		cand := d + "/" + file
+		check := cand
+		if dir != "" && !strings.HasPrefix(d, "/") {
+			check = dir + "/" + cand
+		}
 		var st unix.Stat_t
-		if unix.Stat(cand, &st) != nil {
+		if unix.Stat(check, &st) != nil {
 			continue
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			err = syscall.EACCES
 			continue
 		}
-		if unix.Faccessat(unix.AT_FDCWD, cand, unix.X_OK, unix.AT_EACCESS) != nil {
+		if unix.Faccessat(unix.AT_FDCWD, check, unix.X_OK, unix.AT_EACCESS) != nil {
 			err = syscall.EACCES
 			continue
 		}

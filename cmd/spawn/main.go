@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
@@ -32,8 +33,9 @@ const usage = `usage: spawn [flags] -- PROG [ARG...]
 
 spawn runs PROG (looked up in PATH when the name has no slash) as a child
 created through a pidfd by package github.com/pidfd/spawn, with this
-terminal's standard input, output and error. It forwards SIGINT, SIGTERM and
-SIGHUP to the child through the pidfd and exits with the child's status.
+terminal's standard input, output and error. It forwards SIGINT, SIGTERM,
+SIGHUP and SIGQUIT to the child through the pidfd and exits with the child's
+status.
 A child started from an interactive shell is in the terminal's process group
 and may get a Ctrl-C twice: once from the terminal, once forwarded.
 
@@ -53,13 +55,18 @@ Flags:
                    with -probe, print the report as JSON on standard output
   -no-new-privs    set no_new_privs in the child (CLONE_NNP on Linux 7.1,
                    prctl before)
-  -o FILE          write the -json report to FILE instead of standard error
+  -o FILE          write the -json report to FILE instead of standard error;
+                   needs -json. FILE is created (truncated) before PROG starts,
+                   so an unwritable FILE fails with 125 before anything runs
   -probe           report what this machine supports, and exit
   -setsid          run the child in a new session (no controlling terminal)
-  -timeout D       send SIGTERM after D (e.g. 30s, 5m), SIGKILL after -grace more
+  -timeout D       send SIGTERM after D (e.g. 30s, 5m), SIGKILL after -grace more;
+                   a run the timeout ended exits 124, as timeout(1) does
 
 Exit status:
   the child's exit code, or 128+N when signal N killed it (as a shell reports)
+  124  -timeout expired and the child was sent SIGTERM, whatever it then
+       exited with (the -json report has the child's own status)
   125  spawn itself failed (the child could not be set up or waited for)
   126  PROG was found but could not be executed
   127  PROG was not found
@@ -69,6 +76,7 @@ Exit status:
 // Exit statuses of spawn's own failures, as shells and env(1) use them.
 const (
 	exitUsage      = 2
+	exitTimedOut   = 124
 	exitFailed     = 125
 	exitCannotExec = 126
 	exitNotFound   = 127
@@ -119,12 +127,21 @@ func run(args []string) int {
 	if o.timeout < 0 || o.grace < 0 {
 		return usageError("-timeout and -grace must not be negative")
 	}
+	if o.out != "" && !o.json {
+		return usageError("-o needs -json (it names the file for the -json report)")
+	}
 	return runChild(o, fs.Args())
 }
 
 func usageError(msg string) int {
-	fmt.Fprintf(os.Stderr, "spawn: %s\n%s", msg, usage)
+	fmt.Fprintf(os.Stderr, "spawn: %s\n%s", strings.TrimPrefix(msg, "spawn: "), usage)
 	return exitUsage
+}
+
+// complain prints err on standard error with one "spawn: " in front (the
+// package's errors already begin with it).
+func complain(err error) {
+	fmt.Fprintf(os.Stderr, "spawn: %s\n", strings.TrimPrefix(err.Error(), "spawn: "))
 }
 
 // report is the -json object of a run.
@@ -137,7 +154,7 @@ type report struct {
 	SignalNum  int      `json:"signal_number,omitempty"` // 15
 	CoreDumped bool     `json:"core_dumped,omitempty"`
 	TimedOut   bool     `json:"timed_out,omitempty"` // -timeout expired and SIGTERM was sent
-	Status     int      `json:"status"`              // spawn's own exit status
+	Status     int      `json:"status"`              // spawn's own exit status (124 after a timeout)
 	Wall       float64  `json:"wall_seconds"`
 	User       float64  `json:"user_seconds"`
 	System     float64  `json:"system_seconds"`
@@ -146,16 +163,32 @@ type report struct {
 }
 
 func runChild(o options, argv []string) int {
+	backend, err := spawn.ParseBackend(o.backend)
+	if err != nil {
+		return usageError(err.Error())
+	}
+	// The report's file is opened before anything runs: a path that cannot
+	// be written is found while nothing has happened yet.
+	out := os.Stderr
+	if o.out != "" {
+		f, err := os.OpenFile(o.out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			complain(err)
+			return exitFailed
+		}
+		defer f.Close()
+		out = f
+	}
 	rep := report{Command: argv}
 	finish := func(status int, err error) int {
 		rep.Status = status
 		if err != nil {
 			rep.Error = err.Error()
-			fmt.Fprintf(os.Stderr, "spawn: %v\n", err)
+			complain(err)
 		}
 		if o.json {
-			if werr := writeReport(o.out, &rep); werr != nil {
-				fmt.Fprintf(os.Stderr, "spawn: %v\n", werr)
+			if werr := writeReport(out, &rep); werr != nil {
+				complain(werr)
 				if status == 0 {
 					status = exitFailed
 				}
@@ -164,10 +197,6 @@ func runChild(o options, argv []string) int {
 		return status
 	}
 
-	backend, err := spawn.ParseBackend(o.backend)
-	if err != nil {
-		return usageError(err.Error())
-	}
 	attr := &spawn.Attr{Setsid: o.setsid, NoNewPrivs: o.nnp, AutoKill: o.autokill, Backend: backend}
 	if o.cgroup != "" {
 		cg, err := spawn.OpenCgroup(o.cgroup)
@@ -181,7 +210,7 @@ func runChild(o options, argv []string) int {
 	// Catch the signals to forward before the child exists: one that
 	// arrives meanwhile is delivered once it does.
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 
 	var cmd *spawn.Cmd
@@ -250,6 +279,9 @@ func runChild(o options, argv []string) int {
 	default:
 		return finish(exitFailed, fmt.Errorf("%s ended with a status the kernel did not report", argv[0]))
 	}
+	if rep.TimedOut {
+		status = exitTimedOut // as timeout(1); the child's own status is in the report
+	}
 	return finish(status, nil)
 }
 
@@ -261,7 +293,7 @@ func startStatus(err error) int {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		switch pe.Op {
-		case "execve", "pidfd_spawn", "pidfd_spawnp", "fork_np":
+		case "execve", "pidfd_spawn", "pidfd_spawnp", "fork_np", "clone3":
 			switch pe.Err {
 			case syscall.EACCES, syscall.ENOEXEC, syscall.EISDIR, syscall.ETXTBSY, syscall.ELOOP, syscall.ENOTDIR:
 				return exitCannotExec
@@ -271,17 +303,13 @@ func startStatus(err error) int {
 	return exitFailed
 }
 
-func writeReport(path string, rep *report) error {
+func writeReport(w *os.File, rep *report) error {
 	b, err := json.Marshal(rep)
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
-	if path == "" {
-		_, err = os.Stderr.Write(b)
-		return err
-	}
-	return os.WriteFile(path, b, 0o644)
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // probeLine is one feature in -probe -json.
@@ -307,7 +335,7 @@ func probe(asJSON bool) int {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(lines); err != nil {
-			fmt.Fprintf(os.Stderr, "spawn: %v\n", err)
+			complain(err)
 			return exitFailed
 		}
 		return 0

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,18 +58,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// goTool is the go command of the toolchain running the tests.
-func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
-	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
+// goTool is the go command of the toolchain running the tests: go test
+// puts that toolchain's bin directory first in the test's PATH, also when
+// GOTOOLCHAIN selected a downloaded one.
+func goTool() string { return "go" }
 
 func openFds() map[string]bool {
 	ents, _ := os.ReadDir("/proc/self/fd")
@@ -157,9 +148,28 @@ func TestTimeout(t *testing.T) {
 		t.Skipf("needs sleep in PATH: %v", err)
 	}
 	start := time.Now()
-	code, _, _ := spawnRun(t, "-timeout", "200ms", "--", "sleep", "60")
-	is.True(time.Since(start) < slow)   // ended by the timeout, not after 60 s
-	is.True(code == 143 || code == 137) // by SIGTERM (or SIGKILL after the grace period)
+	code, _, stderr := spawnRun(t, "-json", "-timeout", "200ms", "--", "sleep", "60")
+	is.True(time.Since(start) < slow) // ended by the timeout, not after 60 s
+	is.Equal(code, 124)               // a timed-out run exits 124, as timeout(1)
+	var rep report
+	is.NoErr(json.Unmarshal([]byte(stderr), &rep))              // the -json report
+	is.True(rep.TimedOut)                                       // says the timeout expired
+	is.Equal(rep.Status, 124)                                   // with spawn's status
+	is.True(rep.Signal == "SIGTERM" || rep.Signal == "SIGKILL") // and the child's own end
+}
+
+// A child that exits 0 on SIGTERM still makes a timed-out run fail: scripts
+// tell it from success by 124, and the report keeps the child's status.
+func TestTimeoutChildExitsZero(t *testing.T) {
+	needSh(t)
+	is := is.New(t)
+	code, _, stderr := spawnRun(t, "-json", "-timeout", "3s", "--",
+		"sh", "-c", `trap 'kill $!; exit 0' TERM; sleep 60 & wait`)
+	is.Equal(code, 124) // not 0
+	var rep report
+	is.NoErr(json.Unmarshal([]byte(stderr), &rep))     // the -json report
+	is.True(rep.TimedOut)                              // says the timeout expired
+	is.True(rep.ExitCode != nil && *rep.ExitCode == 0) // and that the child exited 0
 }
 
 func TestTimeoutGrace(t *testing.T) {
@@ -172,7 +182,7 @@ func TestTimeoutGrace(t *testing.T) {
 	code, _, stderr := spawnRun(t, "-json", "-timeout", "3s", "-grace", "200ms", "--",
 		"sh", "-c", `trap "" TERM; exec sleep 60`)
 	is.True(time.Since(start) < slow) // SIGKILL after the grace period
-	is.Equal(code, 137)               // killed by SIGKILL
+	is.Equal(code, 124)               // a timed-out run
 	var rep report
 	is.NoErr(json.Unmarshal([]byte(stderr), &rep)) // the -json report
 	is.True(rep.TimedOut)                          // says the timeout expired
@@ -364,4 +374,60 @@ func TestRlimitNofileRestored(t *testing.T) {
 	is.NoErr(err)                                                                 // and is reaped
 	is.True(st.Success())                                                         // sh exits 0
 	is.Equal(strings.TrimSpace(string(out)), "256 "+strconv.FormatUint(hard, 10)) // the child gets the original soft limit back
+}
+
+// -o is opened before the program starts: an unwritable path fails before
+// anything has run.
+func TestOutputFileOpenedFirst(t *testing.T) {
+	needSh(t)
+	is := is.New(t)
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	code, _, stderr := spawnRun(t, "-json", "-o", filepath.Join(dir, "missing", "report.json"), "--",
+		"sh", "-c", "touch "+marker)
+	is.Equal(code, 125)                              // spawn failed
+	is.True(strings.Contains(stderr, "report.json")) // naming the file
+	_, err := os.Stat(marker)
+	is.True(errors.Is(err, os.ErrNotExist)) // and the program never ran
+}
+
+func TestOutputNeedsJSON(t *testing.T) {
+	is := is.New(t)
+	out := filepath.Join(t.TempDir(), "report.json")
+	code, _, stderr := spawnRun(t, "-o", out, "--", "true")
+	is.Equal(code, 2)                                   // a usage error
+	is.True(strings.Contains(stderr, "-o needs -json")) // saying why
+	_, err := os.Stat(out)
+	is.True(errors.Is(err, os.ErrNotExist)) // and nothing written
+}
+
+func TestOnePrefix(t *testing.T) {
+	is := is.New(t)
+	code, _, stderr := spawnRun(t, "-backend", "nope", "--", "true")
+	is.Equal(code, 2)                                            // a usage error
+	is.True(strings.HasPrefix(stderr, "spawn: unknown backend")) // said once
+	is.True(!strings.Contains(stderr, "spawn: spawn:"))          // not twice
+	code, _, stderr = spawnRun(t, "-cgroup", t.TempDir(), "--", "true")
+	is.Equal(code, 125)                                 // a plain directory is no cgroup
+	is.True(!strings.Contains(stderr, "spawn: spawn:")) // one prefix on a library error too
+}
+
+func TestForwardSIGQUIT(t *testing.T) {
+	needSh(t)
+	is := is.New(t)
+	cmd := exec.Command(spawnBin, "--", "sh", "-c", `trap 'kill $!; exit 9' QUIT; sleep 60 & echo ready; wait`)
+	out, err := cmd.StdoutPipe()
+	is.NoErr(err) // a pipe from the child
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	is.NoErr(cmd.Start()) // spawn starts
+	line, err := bufio.NewReader(out).ReadString('\n')
+	is.NoErr(err)                                 // the child got as far as its trap
+	is.Equal(line, "ready\n")                     // and said so
+	is.NoErr(cmd.Process.Signal(syscall.SIGQUIT)) // SIGQUIT reaches spawn
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	is.True(errors.As(err, &ee))                             // spawn exits non-zero
+	is.Equal(ee.ExitCode(), 9)                               // with the status of the child's trap: it got the signal
+	is.True(!strings.Contains(stderr.String(), "goroutine")) // spawn did not dump its goroutines and die
 }

@@ -93,10 +93,11 @@ func PidfdSpawn(path, dir, argv, envp, ops uintptr, nops int, mask uint64, cgrou
 
 // PidfdSpawnCall is the address of the C function
 // spawn_pidfd_spawn_call(struct spawn_pidfd_call *), for callers that call
-// it without cgo's transition, and CallSize the size of its argument block
-// (struct pidfdCall in package spawn, checked there).
+// it without cgo's transition.
 func PidfdSpawnCall() uintptr { return uintptr(C.spawn_pidfd_spawn_call_addr()) }
 
+// CallSize is the size of PidfdSpawnCall's argument block (struct pidfdCall
+// in package spawn, checked there).
 const CallSize = C.sizeof_struct_spawn_pidfd_call
 
 // Fork creates a child fork_np-style that runs nsteps raw steps at steps
