@@ -353,7 +353,7 @@ func BenchmarkWaitPaired(b *testing.B) {
 			waitid = m
 		}
 	}
-	defer blockLimit.Store(blockLimit.Load())
+	defer atomic.StoreInt32(&blockLimit, atomic.LoadInt32(&blockLimit))
 	type way struct {
 		name  string
 		limit int32 // blockLimit while it runs
@@ -366,7 +366,7 @@ func BenchmarkWaitPaired(b *testing.B) {
 	for b.Loop() {
 		for k := range ways {
 			w := ways[(i+k)%len(ways)]
-			blockLimit.Store(w.limit)
+			atomic.StoreInt32(&blockLimit, w.limit)
 			t0 := time.Now()
 			if err := w.m.run(prog.path, argv); err != nil {
 				b.Fatal(err)
