@@ -408,6 +408,10 @@ func median(xs []float64) float64 {
 // blocks a thread per waiting child; Spawn's Wait blocks at most maxBlocked
 // and parks the rest in the runtime poller.
 //
+// Every case raises the runtime's thread limit (debug.SetMaxThreads, 10,000
+// by default) above 2N: os/exec cannot wait for 10,000 children at once
+// without it.
+//
 // SPAWN_BENCH_MANY is a comma-separated list of N (default 1000,10000). A
 // case that the machine cannot hold (descriptors, pids, threads) is skipped
 // with the reason. ci/bench.sh runs it with -benchtime 1x.
@@ -545,6 +549,9 @@ func manyChildren(method string, n int, hold string) (manyReport, error) {
 	if err := canHold(n); err != nil {
 		return rep, err
 	}
+	// os/exec holds a thread per waiting child: past the runtime's default
+	// limit of 10,000 threads the program dies ("thread exhaustion").
+	debug.SetMaxThreads(max(10000, 2*n+1000))
 	r, w, err := os.Pipe()
 	if err != nil {
 		return rep, err
