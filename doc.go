@@ -33,8 +33,9 @@
 //
 // Auto (the zero Backend) uses PidfdSpawn when it is available and the Attr
 // needs nothing posix_spawn cannot express (Rlimits, Pdeathsig, NoNewPrivs,
-// AutoReap, AutoKill, signal 32 or 33 in SigMask), and Clone3 otherwise. Setting Attr.Backend forces a
-// backend; [Available] says whether one works here and, if not, why.
+// AutoReap, AutoKill, signal 32 or 33 in SigMask), and Clone3 otherwise.
+// Setting Attr.Backend forces a backend; [Available] says whether one works
+// here and, if not, why, and [Probe] lists every feature this machine has.
 //
 // # Requirements
 //
@@ -54,7 +55,9 @@
 // NoNewPrivs also works before 7.1: the child then sets it with prctl before
 // exec. A feature the machine lacks is reported as an error matching
 // [ErrNotSupported] that names the feature and the release that added it,
-// before any child exists.
+// before any child exists. The package builds with Go 1.24 or later, with
+// or without cgo, and compiles on every platform; outside Linux the calls
+// that start or control a process return an error matching ErrNotSupported.
 //
 // # Defaults a careful user should know
 //

@@ -280,10 +280,10 @@ func TestGroupCommandContextCancel(t *testing.T) {
 		err := c.Wait()
 		took := time.Since(start)
 		var ee *ExitError
-		is.True(errors.As(err, &ee))           // the shell did not exit by itself
-		is.Equal(ee.Signal(), syscall.SIGKILL) // it was killed
-		is.True(took < 10*time.Second)         // Wait returned without WaitDelay
-		is.NoErr(g.Wait(context.Background())) // and nothing of the tree is left
+		is.True(errors.As(err, &ee))                                      // the shell did not exit by itself
+		is.Equal(ee.Sys().(syscall.WaitStatus).Signal(), syscall.SIGKILL) // it was killed
+		is.True(took < 10*time.Second)                                    // Wait returned without WaitDelay
+		is.NoErr(g.Wait(context.Background()))                            // and nothing of the tree is left
 		t.Logf("group: Wait returned %v after cancel", took)
 	})
 	// A plain CommandContext, in a cgroup of the test's only to clean up the

@@ -122,6 +122,9 @@ func run(args []string) int {
 		if fs.NArg() > 0 {
 			return usageError("-probe takes no program")
 		}
+		if o.out != "" {
+			return usageError("-o is for a run's -json report; -probe prints on standard output")
+		}
 		return probe(o.json)
 	}
 	if fs.NArg() == 0 {
@@ -246,15 +249,15 @@ func runChild(o options, argv []string) int {
 	if err := cmd.Start(); err != nil {
 		return finish(startStatus(err), err)
 	}
-	rep.Pid = cmd.Process.Pid()
-	rep.Backend = cmd.Process.Backend().String()
+	rep.Pid = cmd.Process.Pid
+	rep.Backend = cmd.Handle().Backend().String()
 
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case s := <-sigs:
-				cmd.Process.Signal(s.(syscall.Signal)) // ErrProcessDone once it has exited: nothing to do
+				cmd.Process.Signal(s) // ErrProcessDone once it has exited: nothing to do
 			case <-done:
 				return
 			}
@@ -265,11 +268,11 @@ func runChild(o options, argv []string) int {
 	rep.Wall = time.Since(start).Seconds()
 	rep.TimedOut = timedOut.Load()
 
-	st := cmd.ProcessState
+	st := cmd.State() // also for -autokill's autoreaped child, which has no ProcessState
 	if st == nil {
 		return finish(exitFailed, fmt.Errorf("waiting for %s: %w", argv[0], werr))
 	}
-	if ru := st.SysUsage(); ru != nil {
+	if ru := st.Rusage(); ru != nil {
 		rep.User = st.UserTime().Seconds()
 		rep.System = st.SystemTime().Seconds()
 		rep.MaxRSSKiB = int64(ru.Maxrss)

@@ -213,14 +213,14 @@ func runTree(o options, t treeOptions, argv []string) int {
 	if err := cmd.Start(); err != nil {
 		return finish(startStatus(err), err)
 	}
-	rep.Pid = cmd.Process.Pid()
-	rep.Backend = cmd.Process.Backend().String()
+	rep.Pid = cmd.Handle().Pid()
+	rep.Backend = cmd.Handle().Backend().String()
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case s := <-sigs:
-				cmd.Process.Signal(s.(syscall.Signal))
+				cmd.Handle().Signal(s)
 			case <-done:
 				return
 			}
@@ -259,11 +259,11 @@ func runTree(o options, t treeOptions, argv []string) int {
 		fmt.Fprintf(os.Stderr, "spawn: killed %d process(es) left in the tree of %s\n", tr.LeftoversKilled, argv[0])
 	}
 
-	st := cmd.ProcessState
+	st := cmd.State()
 	if st == nil {
 		return finish(exitFailed, fmt.Errorf("waiting for %s: %w", argv[0], werr))
 	}
-	if ru := st.SysUsage(); ru != nil {
+	if ru := st.Rusage(); ru != nil {
 		rep.User = st.UserTime().Seconds()
 		rep.System = st.SystemTime().Seconds()
 		rep.MaxRSSKiB = int64(ru.Maxrss)
