@@ -574,6 +574,9 @@ func TestGroupBadInput(t *testing.T) {
 	c := g.Command("true")
 	c.Attr = &Attr{Cgroup: other}
 	is.True(errors.Is(c.Run(), syscall.EINVAL)) // the same through Cmd
+	c = g.Command("true")
+	c.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: other.Fd()}
+	is.True(errors.Is(c.Run(), syscall.EINVAL)) // and through os/exec's SysProcAttr.CgroupFD
 	procs, err := other.Procs()
 	is.NoErr(err)
 	is.Equal(len(procs), 0) // no child anywhere
