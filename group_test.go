@@ -733,9 +733,9 @@ func TestGroupLimits(t *testing.T) {
 		is.NoErr(err)
 		share := float64(s2.CPUUsage-s1.CPUUsage) / float64(time.Since(start))
 		t.Logf("busy loop under CPUMax 0.5: %.2f CPUs, throttled %v", share, s2.CPUThrottled)
-		is.True(share < 0.7) // held near half a CPU (unbounded, the loop takes a whole one)
-		is.True(share > 0.2) // and still given it (a loaded emulator may give less than half)
-		is.True(s2.CPUThrottled > 0)        // held back
+		is.True(share < 0.7)         // held near half a CPU (unbounded, the loop takes a whole one)
+		is.True(share > 0.2)         // and still given it (a loaded emulator may give less than half)
+		is.True(s2.CPUThrottled > 0) // held back
 	})
 
 	t.Run("write-fails", func(t *testing.T) {
