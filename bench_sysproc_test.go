@@ -61,8 +61,8 @@ func BenchmarkUserNamespace(b *testing.B) {
 // before, Spawn with the same descriptors and Process.Wait; os_exec is
 // os/exec's Cmd.Run. All on the tiny program (or /bin/true). Each iteration
 // runs the three in turn, so that a shared machine's drift hits them alike;
-// the metrics are each one's time and the ratios cmd/os_exec and
-// cmd/spawn_wait.
+// the metrics are each one's time and the ratios cmd/os_exec,
+// cmd/spawn_wait and oswait/wait (the os types' cost on a bare Spawn).
 //
 //	go test -run '^$' -bench CmdTypes -count 5
 func BenchmarkCmdTypes(b *testing.B) {
@@ -98,6 +98,39 @@ func BenchmarkCmdTypes(b *testing.B) {
 			return err
 		}},
 		{"os_exec", func() error { return exec.Command(path).Run() }},
+		// What the os types add to spawn_wait, alone: the *os.Process
+		// from os.FindProcess, the park on spawn's pidfd until exit, and
+		// os.Process.Wait's reap into an *os.ProcessState.
+		{"spawn_oswait", func() error {
+			p, err := Spawn(path, []string{path}, nil)
+			if err != nil {
+				return err
+			}
+			op, err := os.FindProcess(p.Pid())
+			if err != nil {
+				return err
+			}
+			if err := p.waitExited(); err != nil {
+				return err
+			}
+			ps, err := op.Wait()
+			p.Release()
+			if err == nil && !ps.Success() {
+				err = fmt.Errorf("%s: %v", path, ps)
+			}
+			return err
+		}},
+		{"spawn_wait_nil", func() error {
+			p, err := Spawn(path, []string{path}, nil)
+			if err != nil {
+				return err
+			}
+			st, err := p.Wait()
+			if err == nil && !st.Success() {
+				err = fmt.Errorf("%s: %v", path, st)
+			}
+			return err
+		}},
 	}
 	total := make([]time.Duration, len(methods))
 	n := 0
@@ -116,4 +149,5 @@ func BenchmarkCmdTypes(b *testing.B) {
 	}
 	b.ReportMetric(float64(total[0])/float64(total[2]), "cmd/os_exec")
 	b.ReportMetric(float64(total[0])/float64(total[1]), "cmd/spawn_wait")
+	b.ReportMetric(float64(total[3])/float64(total[4]), "oswait/wait")
 }
