@@ -71,7 +71,7 @@ func spawnClone3Sys(pl *plan, flags uint64, pflags procFlags, rp *rawPlan) (*Pro
 			}
 		}
 	}
-	r, errno := rawClone3(&c.args, unsafe.Sizeof(c.args), &rp.steps[0], uintptr(len(rp.steps)), &c.res)
+	r, errno := rawClone(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0, &rp.steps[0], uintptr(len(rp.steps)), &c.res)
 	if sp.userns {
 		unix.Close(sync[0])
 	}

@@ -30,6 +30,14 @@ import (
 //     closed in the child, close-on-exec or not (unless Attr.InheritFDs).
 //   - [Cmd.Wait] releases the pidfd once it has reaped the child.
 //
+// What is the same, down to the details: the pipes Cmd makes block in the
+// child (only the parent's end is non-blocking, in the runtime poller); an
+// *os.File given as Stdin, Stdout, Stderr or in ExtraFiles is switched to
+// blocking mode, as os/exec does through File.Fd; the environment is
+// deduplicated as os/exec does it; and every error os/exec also returns
+// has os/exec's text ("exec: already started", "exec: Stdout already set",
+// …), since code matches on it.
+//
 // RLIMIT_NOFILE: Go raises its own soft limit at start-up (to hard-1) and
 // os/exec gives its children the original back. Cmd does the same: unless
 // Attr already sets RLIMIT_NOFILE or forces the PidfdSpawn backend
@@ -40,7 +48,11 @@ import (
 // from the runtime itself: it starts a child as os/exec does, traced, so that
 // it stops before the program runs, reads that child's limit and kills it.
 // Where ptrace is denied, Cmd children inherit the raised limit; the
-// RLIMIT_NOFILE line of [Probe] says which case holds.
+// RLIMIT_NOFILE line of [Probe] says which case holds. Where the probe fails
+// for want of resources (EMFILE, EAGAIN, ENOMEM), that child inherits the
+// raised limit, Start succeeds, and the next Start probes again. The probe's
+// child delivers a SIGCHLD to this process; setting RLIMIT_NOFILE in
+// Attr.Rlimits avoids the probe.
 //
 // A Cmd cannot be reused after Start, Run, Output or CombinedOutput.
 type Cmd struct {
@@ -55,15 +67,19 @@ type Cmd struct {
 
 	// Env is the child's environment, "KEY=value" entries. nil: the
 	// parent's environment, with PWD set to Dir when Dir is set. Where a
-	// key appears more than once the last value wins.
+	// key appears more than once the last value wins; an entry without '='
+	// is passed as it is, an empty one dropped; an entry holding a NUL byte
+	// makes Start fail (all as os/exec).
 	Env []string
 
 	// Dir is the child's working directory; empty: the parent's.
 	Dir string
 
 	// Stdin is the child's standard input. nil reads from the null device;
-	// an *os.File is given to the child as it is; any other Reader is copied
-	// into a pipe by a goroutine that Wait waits for (see WaitDelay).
+	// an *os.File is given to the child as it is (switched to blocking mode
+	// if it was not, as os/exec does); any other Reader is copied into a
+	// pipe by a goroutine that Wait waits for (see WaitDelay). The child's
+	// end of such a pipe blocks, as under os/exec.
 	Stdin io.Reader
 
 	// Stdout and Stderr are the child's standard output and error. nil
@@ -127,6 +143,7 @@ type Cmd struct {
 	Err error
 
 	ctx     context.Context
+	group   *Group   // from Group.Command: the child is created inside the group
 	handle  *Process // spawn's handle on the child
 	state   *State   // the status in spawn's terms, once waited
 	started bool
@@ -360,7 +377,11 @@ func (c *Cmd) start() error {
 	if len(argv) == 0 {
 		argv = []string{c.Path}
 	}
-	p, err := Spawn(c.Path, argv, &attr)
+	spawnChild := Spawn
+	if c.group != nil {
+		spawnChild = c.group.Spawn // an Attr.Cgroup elsewhere fails before any child exists
+	}
+	p, err := spawnChild(c.Path, argv, &attr)
 	if err != nil {
 		return err
 	}
@@ -584,7 +605,7 @@ func (c *Cmd) Wait() error {
 		err = cerr
 	}
 	c.closeParent()
-	c.handle.Release() // ErrReleased if the caller released it: nothing to do
+	c.handle.Release() // a failed Wait leaves the pidfd open; after a reap it is closed already (nil)
 	return err
 }
 

@@ -686,7 +686,7 @@ func TestProbe(t *testing.T) {
 		"pidfd_open": {5, 3}, "pidfd_send_signal": {5, 1}, "waitid P_PIDFD": {5, 4}, "PIDFD_GET_INFO": {6, 13},
 		"CLONE_AUTOREAP": {7, 1}, "CLONE_NNP": {7, 1}, "CLONE_PIDFD_AUTOKILL": {7, 1},
 	}
-	if Available(Clone3) == nil {
+	if Available(Clone3) == nil && clone3Why() == nil {
 		need["clone3"] = [2]int{5, 5}
 		if _, err := selfCgroup(); err == nil && os.Geteuid() == 0 {
 			need["CLONE_INTO_CGROUP"] = [2]int{5, 7}

@@ -54,7 +54,12 @@ const (
 	// run time; cgo builds only).
 	PidfdSpawn
 	// Clone3 is the raw clone3 system call made from a small assembly
-	// trampoline (Linux ≥ 5.5; pure Go, amd64 and arm64).
+	// trampoline (Linux ≥ 5.5; pure Go, amd64 and arm64). Where clone3 is
+	// filtered (a container's default seccomp profile answers ENOSYS) or
+	// lacks CLONE_CLEAR_SIGHAND, the same trampoline uses clone(2) with
+	// CLONE_PIDFD instead (Linux ≥ 5.4), and the child resets its signal
+	// handlers and joins Attr.Cgroup itself before exec; only AutoReap and
+	// AutoKill need clone3 itself.
 	Clone3
 	// ForkNP is the fork_np contract run by the C shim: the C library's
 	// atfork handlers run around the fork (cgo builds only). Auto never picks
@@ -87,8 +92,9 @@ func ParseBackend(name string) (Backend, error) {
 // this build: nil, or an error matching ErrNotSupported that says what is
 // missing. Available(Auto) is nil when any backend Auto picks from works.
 // Probes run the real calls; a conclusive answer is cached, a transient
-// failure (EAGAIN or ENOMEM: a process or memory limit reached) is returned
-// as the syscall error it is and the probe runs again on the next call.
+// failure (EAGAIN or ENOMEM: a process or memory limit reached; EMFILE, a
+// full descriptor table) is returned as the syscall error it is and the
+// probe runs again on the next call.
 func Available(b Backend) error {
 	switch b {
 	case Auto:

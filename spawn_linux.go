@@ -53,6 +53,11 @@ func noPosixSpawn(attr *Attr) string {
 		return "NoNewPrivs"
 	case blocksLibcSignal(attr.SigMask):
 		return "SigMask with signal 32 or 33"
+	case attr.Cgroup != nil && clone3Filtered() != nil:
+		// glibc's pidfd_spawn falls back to clone where clone3 is
+		// filtered, but not for POSIX_SPAWN_SETCGROUP (EOPNOTSUPP).
+		why, _ := clonePathReason()
+		return "Cgroup (glibc places a child in a cgroup only with clone3: " + why + ")"
 	}
 	return ""
 }
