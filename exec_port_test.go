@@ -434,18 +434,27 @@ func init() {
 			Pdeathsig:  syscall.SIGUSR1,
 			Credential: &syscall.Credential{Uid: 65534, Gid: 65534},
 		}
+		ready, w, err := os.Pipe()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		c.ExtraFiles = []*os.File{w}
 		if err := c.Start(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		// Wait until the child is ready, then die without waiting for it.
-		time.Sleep(50 * time.Millisecond)
+		w.Close()
+		// Wait until the child catches SIGUSR1, then die without waiting
+		// for it.
+		io.ReadAll(ready)
 		return 0
 	})
 	registerHelper("deathsig-child", func(args []string) int {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGUSR1)
 		fmt.Println("start")
+		os.NewFile(3, "ready").Close() // the parent may die now
 		select {
 		case <-sig:
 			fmt.Println("ok")
@@ -469,11 +478,11 @@ func TestDeathSignalSetuid(t *testing.T) {
 		out, err := c.StdoutPipe()
 		is.NoErr(err)
 		is.NoErr(c.Start())
+		defer c.Wait()
 		r := bufio.NewReader(out)
 		line, _ := r.ReadString('\n')
 		is.Equal(line, "start\n") // the child runs as nobody
 		line, _ = r.ReadString('\n')
 		is.Equal(line, "ok\n") // and got SIGUSR1 when its parent died
-		is.NoErr(c.Wait())
 	})
 }
