@@ -126,6 +126,10 @@ func spawnClone3(pl *plan) (*Process, error) {
 		pl.path = path
 	}
 	if useClonePath() {
+		if f := pl.clone3Field(); f != "" {
+			why, err := clonePathReason()
+			return nil, unsupported(err, "Attr.%s needs clone3 (%s)", f, why)
+		}
 		return spawnClone(pl)
 	}
 	flags, pflags := cloneFlags(pl.attr)

@@ -146,6 +146,7 @@ func init() {
 func TestAttrForeground(t *testing.T) {
 	forEachRawBackend(t, func(t *testing.T, b Backend) {
 		is := is.New(t)
+		needClone3(t, b) // Foreground with Pgid 0
 		ptyOrSkip(t)
 		st := mustWait(t, spawnHelper(t, Auto, "ctty", b.String()))
 		is.Equal(st.String(), "exit status 0") // Foreground owns the terminal; Noctty dropped it

@@ -33,6 +33,17 @@ func forEachRawBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
 	}
 }
 
+// needClone3 skips a test of what only clone3 carries (namespaces at
+// creation, maps, Foreground's own group) where the Clone3 backend uses its
+// clone(2) path (clone3 filtered, or SPAWN_TEST_CLONE_PATH=1).
+func needClone3(t *testing.T, b Backend) {
+	t.Helper()
+	if (b == Clone3 || b == Auto) && useClonePath() {
+		why, _ := clonePathReason()
+		t.Skipf("needs clone3 itself: the Clone3 backend takes its clone(2) path here (%s); TestAttrClonePath checks the refusal", why)
+	}
+}
+
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -145,6 +156,7 @@ func TestAttrCloneflags(t *testing.T) {
 	needRoot(t)
 	forEachRawBackend(t, func(t *testing.T, b Backend) {
 		is := is.New(t)
+		needClone3(t, b)
 		flags := uintptr(syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET)
 		if b == Clone3 {
 			flags |= syscall.CLONE_NEWPID
@@ -209,6 +221,7 @@ func TestAttrUserNamespace(t *testing.T) {
 		{"Unshareflags", 0, syscall.CLONE_NEWUSER},
 	} {
 		t.Run(flags.name, func(t *testing.T) {
+			needClone3(t, Clone3)
 			is := is.New(t)
 			p := sleeper(t, Clone3, Attr{
 				Cloneflags:   flags.clone,
@@ -257,6 +270,7 @@ func TestAttrUnshareUserNoMaps(t *testing.T) {
 
 func TestAttrUserNamespaceMapError(t *testing.T) {
 	needRoot(t)
+	needClone3(t, Clone3)
 	is := is.New(t)
 	before := openFds()
 	// Two overlapping ranges: the kernel refuses the map.
@@ -336,4 +350,26 @@ func TestAttrSysProcBadInput(t *testing.T) {
 		}
 	}
 	is.NoErr(checkLeaks(before)) // no child, no descriptor
+}
+
+// TestAttrClonePath: where clone3 is filtered, the Clone3 backend's clone(2)
+// path runs the SysProcAttr steps, and refuses what only clone3 carries.
+func TestAttrClonePath(t *testing.T) {
+	needRoot(t)
+	withClonePath(t)
+	is := is.New(t)
+	p := sleeper(t, Clone3, Attr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}, Unshareflags: syscall.CLONE_NEWUTS})
+	is.Equal(procStatus(t, p.Pid(), "Uid"), "65534\t65534\t65534\t65534") // Credential on the clone path
+	is.True(readNS(t, p.Pid(), "uts") != readNS(t, os.Getpid(), "uts"))   // and Unshareflags
+	for _, attr := range []Attr{
+		{Cloneflags: syscall.CLONE_NEWUTS},
+		{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}},
+		{Unshareflags: syscall.CLONE_NEWUSER, GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}},
+		{Foreground: true},
+	} {
+		attr.Backend = Clone3
+		_, err := Spawn("/bin/true", []string{"true"}, &attr)
+		is.True(errors.Is(err, ErrNotSupported))         // refused before any child
+		is.True(strings.Contains(err.Error(), "clone3")) // naming clone3
+	}
 }
