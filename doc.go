@@ -54,7 +54,7 @@
 //	Info                             6.13 (exit: 6.15)    —                             yes
 //	AutoReap, AutoKill, NoNewPrivs   7.1 (clone3 flags)   —                             Clone3
 //	ForkExec, ForkCall               5.3                  any (cgo)                     —
-//	SysProcAttr fields (Credential…) 5.5 (AmbientCaps 4.3) — (Clone3 or ForkNP)          Clone3
+//	SysProcAttr fields (Credential…) 5.4                  — (Clone3, ForkNP)            Clone3
 //	PidfdGetpid                      5.3                  2.39, or fdinfo               PIDFD_GET_INFO / fdinfo
 //	Group spawn inside, Wait, Stats  5.7                  2.39 or Clone3                Clone3
 //	Group.Kill                       5.14 (5.2: fallback) —                             yes
