@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -41,10 +42,21 @@ func portHelper(b Backend, name string, args ...string) *Cmd {
 	return c
 }
 
+// lookOrSkip finds a program in PATH, as the original's
+// testenv.MustHaveExecPath does, or skips.
+func lookOrSkip(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("needs %s in PATH: %v", name, err)
+	}
+	return path
+}
+
 // whoamiNEWUSER: whoami in a new user namespace with uid and gid 0 mapped
 // to ours.
-func whoamiNEWUSER(b Backend, uid, gid int, setgroups bool) *Cmd {
-	c := portCmd(b, "/usr/bin/whoami")
+func whoamiNEWUSER(t *testing.T, b Backend, uid, gid int, setgroups bool) *Cmd {
+	c := portCmd(b, lookOrSkip(t, "whoami"))
 	c.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:                 syscall.CLONE_NEWUSER,
 		UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}},
@@ -60,7 +72,7 @@ func TestCloneNEWUSERAndRemap(t *testing.T) {
 			needClone3(t, Clone3)
 			is := is.New(t)
 			uid, gid := os.Getuid(), os.Getgid()
-			out, err := whoamiNEWUSER(Clone3, uid, gid, setgroups).CombinedOutput()
+			out, err := whoamiNEWUSER(t, Clone3, uid, gid, setgroups).CombinedOutput()
 			if uid != 0 && setgroups {
 				is.True(os.IsPermission(err)) // an unprivileged gid_map needs setgroups denied
 				return
@@ -74,7 +86,7 @@ func TestCloneNEWUSERAndRemap(t *testing.T) {
 func TestEmptyCredGroupsDisableSetgroups(t *testing.T) {
 	needClone3(t, Clone3)
 	is := is.New(t)
-	c := whoamiNEWUSER(Clone3, os.Getuid(), os.Getgid(), false)
+	c := whoamiNEWUSER(t, Clone3, os.Getuid(), os.Getgid(), false)
 	c.SysProcAttr.Credential = &syscall.Credential{}
 	is.NoErr(c.Run()) // setgroups is denied: an empty Groups makes no setgroups call
 }
@@ -105,7 +117,7 @@ func TestGroupCleanup(t *testing.T) {
 	needRoot(t)
 	forEachRawBackend(t, func(t *testing.T, b Backend) {
 		is := is.New(t)
-		c := portCmd(b, "/usr/bin/id")
+		c := portCmd(b, lookOrSkip(t, "id"))
 		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 0, Gid: 0}}
 		out, err := c.CombinedOutput()
 		is.NoErr(err)
@@ -118,7 +130,7 @@ func TestGroupCleanupUserNamespace(t *testing.T) {
 	needClone3(t, Clone3)
 	is := is.New(t)
 	uid, gid := os.Getuid(), os.Getgid()
-	c := portCmd(Clone3, "/usr/bin/id")
+	c := portCmd(Clone3, lookOrSkip(t, "id"))
 	c.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER,
 		Credential:  &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)},
