@@ -137,6 +137,23 @@ func benchMethods(diagnostic bool) []benchMethod {
 		}})
 	}
 	if diagnostic {
+		// Clone3 on its clone(2) path, forced where clone3 works: what a
+		// container whose seccomp profile filters clone3 gets.
+		cloneAttr := &Attr{Backend: Clone3}
+		ms = append(ms, benchMethod{name: "clone3_via_clone", err: Available(Clone3), run: func(path string, argv []string) error {
+			was := forceClonePath.Swap(true)
+			defer forceClonePath.Store(was)
+			p, err := Spawn(path, argv, cloneAttr)
+			if err != nil {
+				return err
+			}
+			st, err := p.Wait()
+			p.Release()
+			if err == nil && !st.Success() {
+				err = fmt.Errorf("%s: %v", path, st)
+			}
+			return err
+		}})
 		// Clone3 without Wait: a blocking waitid(P_PIDFD) on p.Fd() in the
 		// goroutine's own thread, as os/exec's Wait does. It isolates the
 		// spawn from Wait's park in the runtime poller (and holds a

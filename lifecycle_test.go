@@ -27,6 +27,19 @@ import (
 // there; on 7.1 and later it returns and the caller tests the real thing.
 func needLinux71(t *testing.T, attr Attr, flag string) {
 	t.Helper()
+	if useClonePath() && kernelAtLeast(kernelRelease(), 7, 1) {
+		// A 7.1 kernel whose clone3 is filtered: refused all the same,
+		// naming the filter.
+		is := is.New(t)
+		attr.Backend = Clone3
+		p, err := Spawn("/bin/true", []string{"true"}, &attr)
+		is.True(p == nil)                                // no child
+		is.True(errors.Is(err, ErrNotSupported))         // refused as unsupported
+		is.True(strings.Contains(err.Error(), flag))     // naming the flag
+		is.True(strings.Contains(err.Error(), "clone3")) // and clone3
+		why, _ := clonePathReason()
+		t.Skipf("%s needs clone3: %s", flag, why)
+	}
 	if kernelAtLeast(kernelRelease(), 7, 1) {
 		return
 	}
@@ -114,6 +127,11 @@ func TestAutoReapThreadGroup(t *testing.T) {
 
 func TestNoNewPrivsAtClone(t *testing.T) {
 	is := is.New(t)
+	if useClonePath() {
+		is.True(!nnpAtClone(&Attr{NoNewPrivs: true})) // no clone3: NoNewPrivs is a prctl step in the child
+		why, _ := clonePathReason()
+		t.Skipf("CLONE_NNP needs clone3: %s", why)
+	}
 	if !kernelAtLeast(kernelRelease(), 7, 1) {
 		is.True(errors.Is(probeNNP(), syscall.EINVAL)) // before 7.1 clone3 refuses CLONE_NNP
 		is.True(!nnpAtClone(&Attr{NoNewPrivs: true}))  // so NoNewPrivs is a prctl step in the child

@@ -796,3 +796,21 @@ func TestNoDescriptorWithoutOwner(t *testing.T) {
 		})
 	})
 }
+
+// fakeSignal is an os.Signal that is not a syscall.Signal.
+type fakeSignal struct{}
+
+func (fakeSignal) String() string { return "fake" }
+func (fakeSignal) Signal()        {}
+
+func TestSignalOSSignal(t *testing.T) {
+	is := is.New(t)
+	p, err := Spawn("/bin/sleep", []string{"sleep", "100"}, nil)
+	is.NoErr(err)                          // start a sleeper
+	is.True(p.Signal(fakeSignal{}) != nil) // a signal type os cannot send is an error, as in os
+	is.NoErr(p.Signal(os.Interrupt))       // os.Interrupt is SIGINT
+	st, err := p.Wait()
+	is.NoErr(err)                                            // reaped
+	is.Equal(st.Signal(), syscall.SIGINT)                    // killed by the os.Interrupt sent
+	is.True(errors.Is(p.Signal(os.Kill), os.ErrProcessDone)) // after Wait, as os.Process
+}

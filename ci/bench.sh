@@ -28,7 +28,9 @@
 # run under the system's glibc when that differs.
 #
 # The table goes to stdout and to OUT.md (default ci/bench-results.md), with
-# a chart of µs/spawn against parent heap size beside it (OUT.svg).
+# a chart of µs/spawn against parent heap size beside it (OUT.svg). The Go
+# benchmarks' raw output goes to OUT.txt, and benchstat's comparison of
+# each backend with os/exec to stdout and the end of OUT.md.
 #
 #   -short       3 blocks of 0.25 s per measurement, heap 2GiB: under 2 minutes
 #                on a 2-vCPU VM, builds included (what .ci/run can afford);
@@ -80,6 +82,8 @@ if ! command -v gcc >/dev/null; then
 	log "apt-get install gcc libc6-dev"
 	apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev >&2
 fi
+# The report's module needs Go 1.26 (benchstat, golang.org/x/perf); the
+# package itself, 1.24.
 if ! go version 2>/dev/null | grep -Eq 'go1\.(2[6-9]|[3-9][0-9])'; then
 	export GOTOOLCHAIN=go1.26.8
 fi
@@ -162,7 +166,7 @@ gobench() { # gobench PATTERN [ENV...]; $gobenchtime, if set, is -test.benchtime
 	shift
 	env SPAWN_BENCH_TINY="$work/tiny" SPAWN_BENCH_HOLD="$work/hold" "$@" timeout 900 "${prio[@]}" "${run[@]}" \
 		"$work/spawn.test" -test.run '^$' -test.bench "$pat" -test.benchtime "${gobenchtime:-${benchtime}s}" |
-		tee /dev/stderr | grep -E '^Benchmark' || log "go benchmarks $pat failed or timed out"
+		tee -a "$work/gobench.txt" /dev/stderr | grep -E '^Benchmark' || log "go benchmarks $pat failed or timed out"
 }
 many_children() { # the many-children cases, one run each
 	[ "$many" = 0 ] || gobenchtime=1x gobench 'ManyChildren$' SPAWN_BENCH_MANY="$many"
@@ -218,4 +222,42 @@ mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 	printf '.\n\n'
 } >"$work/header.md"
 "$work/report" -header "$work/header.md" -o "$out" -svg "$svg" "$work"/block*.txt
-log "wrote $out and $svg in $((SECONDS - start)) s"
+
+# --- benchstat: each backend against os/exec ---------------------------------
+# The Go benchmarks' own output, every block's, goes to OUT.txt in the
+# standard benchmark format (headers included), for benchstat or any tool
+# that reads it. benchstat (golang.org/x/perf, pinned as a tool of the
+# report's module, ci/bench/report/go.mod) then compares each backend with
+# os/exec, one column per backend, os/exec the baseline: the same benchmark
+# of each method lines up once the method's part is taken out of its name
+# (BenchmarkSpawnWait/tiny/clone3-2 in clone3's column as SpawnWait/tiny-2).
+# Its table is printed and appended to OUT.md; the C loops are not Go
+# benchmarks, and their comparisons stay in the report's tables above.
+raw=${out%.md}.txt
+cp "$work/gobench.txt" "$raw"
+bs_cols=()
+for m in os_exec:os/exec clone3:Clone3 pidfd_spawn:PidfdSpawn fork_np:ForkNP; do
+	awk -v m="${m%%:*}" '
+		!/^Benchmark/ { if ($0 ~ /^[a-z]+: /) print; next }
+		{
+			name = $1; procs = ""
+			if (match(name, /-[0-9]+$/)) { procs = substr(name, RSTART); name = substr(name, 1, RSTART - 1) }
+			n = split(name, part, "/"); keep = part[1]; hit = 0
+			for (i = 2; i <= n; i++) { if (part[i] == m) hit = 1; else keep = keep "/" part[i] }
+			if (hit) { $1 = keep procs; print }
+		}' "$raw" >"$work/bs-${m%%:*}.txt"
+	[ -s "$work/bs-${m%%:*}.txt" ] && grep -q '^Benchmark' "$work/bs-${m%%:*}.txt" && bs_cols+=("${m#*:}=$work/bs-${m%%:*}.txt")
+done
+if [ ${#bs_cols[@]} -ge 2 ] && go -C ci/bench/report tool benchstat "${bs_cols[@]}" >"$work/benchstat.txt"; then
+	cat "$work/benchstat.txt"
+	{
+		printf '\n#### benchstat: each backend against os/exec\n\n'
+		printf 'From %s (raw `go test -bench` output of all blocks):\n' "$(basename "$raw")"
+		printf '`go -C ci/bench/report tool benchstat os/exec=… Clone3=… PidfdSpawn=… ForkNP=…`, each file the lines of one method.\n\n```\n'
+		cat "$work/benchstat.txt"
+		printf '```\n'
+	} >>"$out"
+else
+	log "benchstat failed or had nothing to compare: see $raw"
+fi
+log "wrote $out, $svg and $raw in $((SECONDS - start)) s"
