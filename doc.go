@@ -7,7 +7,10 @@
 // parks its goroutine (on one epoll set in the Go runtime's poller) instead
 // of holding an OS thread per child;
 // [Attr.Cgroup] places the child in a cgroup v2 directory before it runs a
-// single instruction.
+// single instruction. A [Group] makes a whole process tree one unit in a
+// fresh cgroup v2 directory: started inside, bounded by [Limits], measured,
+// frozen, waited for and killed at once, whatever its processes do with
+// sessions and process groups.
 //
 // # Backends
 //
@@ -39,8 +42,9 @@
 // needs nothing posix_spawn cannot express (Rlimits, Pdeathsig, NoNewPrivs,
 // AutoReap, AutoKill, signal 32 or 33 in SigMask; a Cgroup where clone3 is
 // filtered, since glibc places a child in a cgroup only with clone3), and
-// Clone3 otherwise. Setting Attr.Backend forces a
-// backend; [Available] says whether one works here and, if not, why.
+// Clone3 otherwise. Setting Attr.Backend forces a backend; [Available] says
+// whether one works here and, if not, why, and [Probe] lists every feature
+// this machine has.
 //
 // # Requirements
 //
@@ -51,11 +55,18 @@
 //	AutoReap, AutoKill, NoNewPrivs   7.1 (clone3 flags)   —                             Clone3
 //	ForkExec, ForkCall               5.3                  any (cgo)                     —
 //	PidfdGetpid                      5.3                  2.39, or fdinfo               PIDFD_GET_INFO / fdinfo
+//	Group spawn inside, Wait, Stats  5.7                  2.39 or Clone3                Clone3
+//	Group.Kill                       5.14 (5.2: fallback) —                             yes
+//	Group.Freeze, Group.Thaw         5.2                  —                             yes
+//	Group limits                     controllers (cgroup) —                             yes
+//	GroupStats memory/pids peaks     5.19 / 6.1           —                             yes
 //
 // NoNewPrivs also works before 7.1: the child then sets it with prctl before
 // exec. A feature the machine lacks is reported as an error matching
 // [ErrNotSupported] that names the feature and the release that added it,
-// before any child exists.
+// before any child exists. The package builds with Go 1.24 or later, with
+// or without cgo, and compiles on every platform; outside Linux the calls
+// that start or control a process return an error matching ErrNotSupported.
 //
 // # Defaults a careful user should know
 //

@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,6 +29,11 @@ import (
 // the name.
 func TestExportedDocs(t *testing.T) {
 	is := is.New(t)
+	if _, err := os.Stat("doc.go"); err != nil {
+		// A test binary run away from the source tree (the kernel matrix's
+		// guest has it as init) has nothing to read; go test ./... runs it.
+		t.Skipf("no source tree in the working directory: %v", err)
+	}
 	var missing []string
 	fset := token.NewFileSet()
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {

@@ -72,6 +72,7 @@ func TestAutoReap(t *testing.T) {
 	p, err := Spawn("/bin/sh", []string{"sh", "-c", "exit 42"}, &Attr{AutoReap: true})
 	is.NoErr(err)                 // Auto routes AutoReap to Clone3
 	is.Equal(p.Backend(), Clone3) // the only backend that can
+	fd := p.Fd()
 	st, err := p.Wait()
 	is.NoErr(err)                 // Wait works without a zombie
 	is.Equal(st.ExitCode(), 42)   // the status comes from PIDFD_GET_INFO
@@ -79,8 +80,7 @@ func TestAutoReap(t *testing.T) {
 	var si unix.Siginfo
 	err = unix.Waitid(unix.P_ALL, 0, &si, unix.WEXITED|unix.WNOHANG, nil)
 	is.True(errors.Is(err, unix.ECHILD)) // no child left to reap: it never was a zombie
-	is.True(errors.Is(p.Signal(syscall.SIGTERM), os.ErrProcessDone))
-	p.Release()
+	checkEnded(t, p, fd)                 // Wait closed the pidfd of the autoreaped child too
 
 	q, err := Spawn("/bin/sleep", []string{"sleep", "60"}, &Attr{AutoReap: true})
 	is.NoErr(err)
@@ -171,11 +171,21 @@ func TestAutoKill(t *testing.T) {
 	p := autoKillChild(t)
 	is.Equal(p.Backend(), Clone3)
 	watch, err := OpenProcess(p.Pid())
-	is.NoErr(err)         // a pidfd_open handle, which does not keep the child alive
-	is.NoErr(p.Signal(0)) // alive while the Process is held
+	is.NoErr(err)                         // a pidfd_open handle, which does not keep the child alive
+	is.NoErr(p.Signal(syscall.Signal(0))) // alive while the Process is held
 	is.NoErr(p.Release())
 	st := waitGone(t, watch)
 	is.Equal(st.Signal(), syscall.SIGKILL) // SIGKILLed when the clone3 pidfd closed
+
+	// Wait on an AutoKill child that exited by itself closes its pidfd
+	// like any other (which kills nothing: it is gone).
+	p, err = Spawn("/bin/sh", []string{"sh", "-c", "exit 3"}, &Attr{AutoKill: true, NoNewPrivs: true})
+	is.NoErr(err)
+	fd := p.Fd()
+	st, err = p.Wait()
+	is.NoErr(err)
+	is.Equal(st.ExitCode(), 3) // its own status, not a kill
+	checkEnded(t, p, fd)
 
 	// A duplicate of the pidfd keeps it alive until it is closed too.
 	p = autoKillChild(t)
@@ -185,7 +195,7 @@ func TestAutoKill(t *testing.T) {
 	is.NoErr(err)
 	is.NoErr(p.Release())
 	time.Sleep(50 * time.Millisecond)
-	is.NoErr(watch.Signal(0)) // still alive: the dup holds the file
+	is.NoErr(watch.Signal(syscall.Signal(0))) // still alive: the dup holds the file
 	unix.Close(dup)
 	is.Equal(waitGone(t, watch).Signal(), syscall.SIGKILL) // gone with the last reference
 }

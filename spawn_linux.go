@@ -41,6 +41,9 @@ func noPosixSpawn(attr *Attr) string {
 	if f := clone3Only(attr); f != "" {
 		return f
 	}
+	if f := sysProcField(attr); f != "" {
+		return f
+	}
 	switch {
 	case len(attr.Rlimits) > 0:
 		return "Rlimits"

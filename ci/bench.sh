@@ -3,7 +3,7 @@
 # and Go's own ways to start a process, interleaved, with one table of medians
 # and ratios.
 #
-#   ci/bench.sh [-short] [-rt] [-blocks N] [-benchtime SECONDS] [-heap SIZES] [OUT.md]
+#   ci/bench.sh [-short] [-rt] [-blocks N] [-benchtime SECONDS] [-heap SIZES] [-many NS] [OUT.md]
 #
 # It builds what it needs on a fresh machine (installing gcc with apt-get if
 # missing): the tiny static program (ci/bench/tiny.c), the C loops
@@ -15,6 +15,11 @@
 # are compared with, back to back: A B in odd blocks, B A in even ones.
 # Ratios are taken within a block and their median over the blocks is
 # reported, with the range; numbers from different runs are not compared.
+# Each block also runs BenchmarkWaitPaired (Wait against a blocking waitid,
+# interleaved round by round inside the benchmark). After the blocks, the
+# heavy cases run once: BenchmarkManyChildren (N children of
+# ci/bench/hold.c waited from a goroutine each, spawn against os/exec, each
+# case in a fresh process; its lines join the last block's).
 #
 # The C loops and the test binary run under the glibc of Debian
 # $SPAWN_BENCH_GLIBC (default trixie: 2.41, which has pidfd_spawn) through
@@ -23,7 +28,9 @@
 # run under the system's glibc when that differs.
 #
 # The table goes to stdout and to OUT.md (default ci/bench-results.md), with
-# a chart of µs/spawn against parent heap size beside it (OUT.svg).
+# a chart of µs/spawn against parent heap size beside it (OUT.svg). The Go
+# benchmarks' raw output goes to OUT.txt, and benchstat's comparison of
+# each backend with os/exec to stdout and the end of OUT.md.
 #
 #   -short       3 blocks of 0.25 s per measurement, heap 2GiB: under 2 minutes
 #                on a 2-vCPU VM, builds included (what .ci/run can afford);
@@ -31,6 +38,8 @@
 #   -blocks N    blocks (default 5)
 #   -benchtime S seconds per measurement (default 1)
 #   -heap SIZES  parent heap sizes, comma-separated (default 512MiB,2GiB)
+#   -many NS     children counts of the many-children cases (default
+#                1000,10000; -short: 1000; 0: none)
 #   -rt          run every measured program under SCHED_FIFO (chrt -f 10; root):
 #                on a shared machine, other processes then cannot preempt the
 #                spawning loops and their children; also SPAWN_BENCH_RT=1
@@ -44,8 +53,8 @@ export PATH=/usr/local/go/bin:$PATH:$HOME/go/bin
 
 short=${SPAWN_BENCH_SHORT:-0} rt=${SPAWN_BENCH_RT:-0}
 for a in "$@"; do [ "$a" = -short ] && short=1; done
-blocks=5 benchtime=1 heaps=512MiB,2GiB out=ci/bench-results.md
-[ "$short" = 1 ] && blocks=3 benchtime=0.25 heaps=2GiB
+blocks=5 benchtime=1 heaps=512MiB,2GiB many=1000,10000 out=ci/bench-results.md
+[ "$short" = 1 ] && blocks=3 benchtime=0.25 heaps=2GiB many=1000
 args=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -54,6 +63,7 @@ while [ $# -gt 0 ]; do
 	-blocks) blocks=$2; shift ;;
 	-benchtime) benchtime=$2; shift ;;
 	-heap) heaps=$2; shift ;;
+	-many) many=$2; shift ;;
 	-h | -help | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 	-*) echo "bench.sh: unknown flag $1" >&2; exit 2 ;;
 	*) out=$1 ;;
@@ -82,6 +92,7 @@ trap 'rm -rf "$work"' EXIT
 # --- build ---------------------------------------------------------------------
 log "building in $work"
 gcc -static -nostdlib -O2 -o "$work/tiny" ci/bench/tiny.c
+gcc -static -nostdlib -O2 -o "$work/hold" ci/bench/hold.c
 gcc -O2 -Wall -o "$work/loops" ci/bench/loops.c -ldl -lpthread
 go test -c -o "$work/spawn.test" .
 go -C ci/bench/report build -o "$work/report" .
@@ -148,12 +159,15 @@ c_parallel() {
 		cloop "CParallel/tiny/$mode/threads=$procs" $mode "$work/tiny" -t "$procs"
 	done
 }
-gobench() { # gobench PATTERN [ENV...]
+gobench() { # gobench PATTERN [ENV...]; $gobenchtime, if set, is -test.benchtime
 	local pat=$1
 	shift
-	env SPAWN_BENCH_TINY="$work/tiny" "$@" timeout 900 "${prio[@]}" "${run[@]}" "$work/spawn.test" -test.run '^$' \
-		-test.bench "$pat" -test.benchtime "${benchtime}s" | tee /dev/stderr | grep -E '^Benchmark' ||
-		log "go benchmarks $pat failed or timed out"
+	env SPAWN_BENCH_TINY="$work/tiny" SPAWN_BENCH_HOLD="$work/hold" "$@" timeout 900 "${prio[@]}" "${run[@]}" \
+		"$work/spawn.test" -test.run '^$' -test.bench "$pat" -test.benchtime "${gobenchtime:-${benchtime}s}" |
+		tee -a "$work/gobench.txt" /dev/stderr | grep -E '^Benchmark' || log "go benchmarks $pat failed or timed out"
+}
+many_children() { # the many-children cases, one run each
+	[ "$many" = 0 ] || gobenchtime=1x gobench 'ManyChildren$' SPAWN_BENCH_MANY="$many"
 }
 
 # Each group is a C part and the Go part it is compared with, run back to
@@ -164,7 +178,10 @@ groups=(
 	"c_serial true|gobench SpawnWait\$/true"
 	"c_heap|gobench SpawnWaitHeap/.*/tiny SPAWN_BENCH_HEAP=0,$heaps"
 	"c_parallel|gobench SpawnWaitParallel/tiny"
+	"true|gobench WaitPaired\$"
 )
+# Heavy cases run once, after the blocks; their lines join the last block.
+once=(many_children)
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 set -f # the patterns are not file names
 for b in $(seq "$blocks"); do
@@ -177,6 +194,10 @@ for b in $(seq "$blocks"); do
 		$first
 		$second
 	done >"$work/block$b.txt" 2> >(grep -E '^(Benchmark|FAIL|panic)' >&2)
+done
+for o in "${once[@]}"; do
+	log "$o"
+	$o >>"$work/block$blocks.txt" 2> >(grep -E '^(Benchmark|FAIL|panic)' >&2)
 done
 set +f
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -199,4 +220,42 @@ mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 	printf '.\n\n'
 } >"$work/header.md"
 "$work/report" -header "$work/header.md" -o "$out" -svg "$svg" "$work"/block*.txt
-log "wrote $out and $svg in $((SECONDS - start)) s"
+
+# --- benchstat: each backend against os/exec ---------------------------------
+# The Go benchmarks' own output, every block's, goes to OUT.txt in the
+# standard benchmark format (headers included), for benchstat or any tool
+# that reads it. benchstat (golang.org/x/perf, pinned as a tool of the
+# report's module, ci/bench/report/go.mod) then compares each backend with
+# os/exec, one column per backend, os/exec the baseline: the same benchmark
+# of each method lines up once the method's part is taken out of its name
+# (BenchmarkSpawnWait/tiny/clone3-2 in clone3's column as SpawnWait/tiny-2).
+# Its table is printed and appended to OUT.md; the C loops are not Go
+# benchmarks, and their comparisons stay in the report's tables above.
+raw=${out%.md}.txt
+cp "$work/gobench.txt" "$raw"
+bs_cols=()
+for m in os_exec:os/exec clone3:Clone3 pidfd_spawn:PidfdSpawn fork_np:ForkNP; do
+	awk -v m="${m%%:*}" '
+		!/^Benchmark/ { if ($0 ~ /^[a-z]+: /) print; next }
+		{
+			name = $1; procs = ""
+			if (match(name, /-[0-9]+$/)) { procs = substr(name, RSTART); name = substr(name, 1, RSTART - 1) }
+			n = split(name, part, "/"); keep = part[1]; hit = 0
+			for (i = 2; i <= n; i++) { if (part[i] == m) hit = 1; else keep = keep "/" part[i] }
+			if (hit) { $1 = keep procs; print }
+		}' "$raw" >"$work/bs-${m%%:*}.txt"
+	[ -s "$work/bs-${m%%:*}.txt" ] && grep -q '^Benchmark' "$work/bs-${m%%:*}.txt" && bs_cols+=("${m#*:}=$work/bs-${m%%:*}.txt")
+done
+if [ ${#bs_cols[@]} -ge 2 ] && go -C ci/bench/report tool benchstat "${bs_cols[@]}" >"$work/benchstat.txt"; then
+	cat "$work/benchstat.txt"
+	{
+		printf '\n#### benchstat: each backend against os/exec\n\n'
+		printf 'From %s (raw `go test -bench` output of all blocks):\n' "$(basename "$raw")"
+		printf '`go -C ci/bench/report tool benchstat os/exec=… Clone3=… PidfdSpawn=… ForkNP=…`, each file the lines of one method.\n\n```\n'
+		cat "$work/benchstat.txt"
+		printf '```\n'
+	} >>"$out"
+else
+	log "benchstat failed or had nothing to compare: see $raw"
+fi
+log "wrote $out, $svg and $raw in $((SECONDS - start)) s"

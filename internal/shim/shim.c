@@ -374,6 +374,8 @@ static __attribute__((noreturn)) void spawn_child(int rep, int rep_read, int syn
 	for (size_t i = 0; i < nsteps; i++) {
 		const struct spawn_step *s = &steps[i];
 		long r;
+		if (s->op & SPAWN_SELF_PID)
+			*(int32_t *)(uintptr_t)s->a[2] = (int32_t)syscall(SYS_getpid);
 		if (s->nr == SYS_close_range)
 			r = spawn_close_range(s->a[0], s->a[1], s->a[2], rep);
 		else
