@@ -4,8 +4,8 @@
 // instant it exists: supervisors, build tools, sandboxes and services that
 // embed C libraries. A [Process] holds the child's pidfd, so signals and waits
 // can never reach another process that later reuses the pid; [Process.Wait]
-// parks its goroutine (on one epoll set in the Go runtime's poller) instead
-// of holding an OS thread per child;
+// costs what a blocking waitid costs without holding an OS thread per child
+// (beyond eight waiters it parks goroutines in the Go runtime's poller);
 // [Attr.Cgroup] places the child in a cgroup v2 directory before it runs a
 // single instruction. A [Group] makes a whole process tree one unit in a
 // fresh cgroup v2 directory: started inside, bounded by [Limits], measured,
@@ -80,9 +80,10 @@
 // program or directory, a limit the kernel refuses) is returned as an error
 // and no child, zombie or descriptor is left behind.
 //
-// A [Process] from Spawn owns its child: [Process.Wait] reaps it. Release
-// the handle when done; a *Process that becomes unreachable has its pidfd
-// closed by the garbage collector, which, for a child created with
+// A [Process] from Spawn owns its child: [Process.Wait] reaps it and closes
+// the pidfd, as os.Process.Wait releases its handle. Release a handle that is
+// never waited for; one that becomes unreachable without Wait or Release has
+// its pidfd closed by the garbage collector, which, for a child created with
 // Attr.AutoKill, kills the child. Keep the Process reachable for as long as
 // an AutoKill child should live.
 //

@@ -19,12 +19,12 @@ type Limits struct {
 
 // GroupStats is what the kernel counts for a Group's tree. It needs Linux.
 type GroupStats struct {
-	CPUUsage, CPUUser, CPUSystem time.Duration
-	CPUThrottled                 time.Duration
-	MemoryCurrent, MemoryPeak    int64
-	PidsCurrent, PidsPeak        int64
-	OOMEvents, OOMKills          int64
-	Frozen, Populated            bool
+	CPUUsage, CPUUser, CPUSystem time.Duration // cpu.stat usage, user, system
+	CPUThrottled                 time.Duration // cpu.stat throttled_usec
+	MemoryCurrent, MemoryPeak    int64         // memory.current, memory.peak
+	PidsCurrent, PidsPeak        int64         // pids.current, pids.peak
+	OOMEvents, OOMKills          int64         // memory.events oom, oom_kill
+	Frozen, Populated            bool          // cgroup.events
 }
 
 // Group is a process tree in a cgroup v2 directory. It needs Linux.

@@ -82,6 +82,8 @@ if ! command -v gcc >/dev/null; then
 	log "apt-get install gcc libc6-dev"
 	apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev >&2
 fi
+# The report's module needs Go 1.26 (benchstat, golang.org/x/perf); the
+# package itself, 1.24.
 if ! go version 2>/dev/null | grep -Eq 'go1\.(2[6-9]|[3-9][0-9])'; then
 	export GOTOOLCHAIN=go1.26.8
 fi

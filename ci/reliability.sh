@@ -64,8 +64,8 @@ sanitizer_works gcc address || apt_install libasan8
 if [ "$RELIABILITY_MSAN" = 1 ] && ! sanitizer_works clang memory; then
 	apt_install clang libclang-rt-dev || echo "msan: could not install clang and libclang-rt-dev"
 fi
-if ! go version | grep -Eq 'go1\.(2[6-9]|[3-9][0-9])'; then
-	export GOTOOLCHAIN=go1.26.8 # go.mod needs Go 1.26
+if ! go version | grep -Eq 'go1\.(2[4-9]|[3-9][0-9])'; then
+	export GOTOOLCHAIN=go1.24.13 # go.mod needs Go 1.24
 fi
 go version
 go mod download
