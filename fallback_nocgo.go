@@ -126,6 +126,10 @@ func spawnClone3(pl *plan) (*Process, error) {
 		pl.path = path
 	}
 	if useClonePath() {
+		if f := clonePathLacks(pl); f != "" {
+			why, errno := clonePathReason()
+			return nil, unsupported(errno, "Attr.%s needs clone3 here: %s", f, why)
+		}
 		return spawnClone(pl)
 	}
 	flags, pflags := cloneFlags(pl.attr)
@@ -179,6 +183,26 @@ func spawnClone3(pl *plan) (*Process, error) {
 //
 // The Linux 7.1 flags exist only in clone3: AutoReap and AutoKill fail with
 // ErrNotSupported naming the filter, NoNewPrivs is a prctl step.
+
+// clonePathLacks names what of pl the clone(2) path cannot do: a user
+// namespace with maps (the parent writes them while a non-vfork child
+// waits) and Foreground with Pgid 0 (the child's pid from
+// CLONE_CHILD_SETTID) are built on clone3 only, and clone(2) has no room for
+// CLONE_NEWTIME or flags above 32 bits.
+func clonePathLacks(pl *plan) string {
+	if pl.sys == nil {
+		return ""
+	}
+	switch ns := pl.cloneNSFlags(); {
+	case pl.sys.userns:
+		return "UidMappings/GidMappings (a user namespace)"
+	case pl.sys.selfPgrp:
+		return "Foreground with Pgid 0"
+	case ns&unix.CLONE_NEWTIME != 0 || ns>>32 != 0:
+		return "Cloneflags (CLONE_NEWTIME)"
+	}
+	return ""
+}
 
 // Signal dispositions the child sets (struct sigaction: the handler in the
 // first word, no flags, an empty mask). Package variables: they never move.
@@ -257,7 +281,7 @@ func spawnClone(pl *plan) (*Process, error) {
 	defer clone3Pool.Put(c)
 	c.pidfd = -1
 	c.res = rawResult{}
-	flags := uintptr(unix.CLONE_VM|unix.CLONE_VFORK|unix.CLONE_PIDFD) | uintptr(syscall.SIGCHLD)
+	flags := uintptr(unix.CLONE_VM|unix.CLONE_VFORK|unix.CLONE_PIDFD) | uintptr(syscall.SIGCHLD) | uintptr(pl.cloneNSFlags())
 	r, errno := rawClone(unix.SYS_CLONE, flags, c.stackTop(), uintptr(unsafe.Pointer(&c.pidfd)), &steps[0], uintptr(len(steps)), &c.res)
 	runtime.KeepAlive(rp) // the steps point into rp's buffers
 	if errno != 0 {

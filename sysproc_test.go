@@ -209,6 +209,7 @@ func TestAttrUserNamespace(t *testing.T) {
 		{"Unshareflags", 0, syscall.CLONE_NEWUSER},
 	} {
 		t.Run(flags.name, func(t *testing.T) {
+			skipOnClonePath(t, "a user namespace with maps")
 			is := is.New(t)
 			p := sleeper(t, Clone3, Attr{
 				Cloneflags:   flags.clone,
@@ -257,6 +258,7 @@ func TestAttrUnshareUserNoMaps(t *testing.T) {
 
 func TestAttrUserNamespaceMapError(t *testing.T) {
 	needRoot(t)
+	skipOnClonePath(t, "a user namespace with maps")
 	is := is.New(t)
 	before := openFds()
 	// Two overlapping ranges: the kernel refuses the map.
@@ -313,6 +315,23 @@ func TestPidfdSpawnRejectsSysProcFields(t *testing.T) {
 			mustWait(t, p)
 		}
 	}
+}
+
+// skipOnClonePath skips a test of something the Clone3 backend builds on
+// clone3 alone where it takes its clone(2) path (clone3 filtered, or the
+// path forced), after checking that Spawn refuses it with ErrNotSupported.
+func skipOnClonePath(t *testing.T, what string) {
+	t.Helper()
+	if !useClonePath() {
+		return
+	}
+	_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: Clone3, Cloneflags: syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}})
+	if !errors.Is(err, ErrNotSupported) {
+		t.Fatalf("a user namespace on the clone(2) path: %v, want ErrNotSupported", err)
+	}
+	why, _ := clonePathReason()
+	t.Skipf("%s needs clone3: %s", what, why)
 }
 
 func TestAttrSysProcBadInput(t *testing.T) {
