@@ -28,9 +28,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -39,10 +41,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// benchTiny builds ci/bench/tiny.c into the user's cache directory (named by
-// the source's hash, so that runs share it) and returns its path.
-var benchTiny = sync.OnceValues(func() (string, error) {
-	src, err := os.ReadFile(filepath.Join("ci", "bench", "tiny.c"))
+// benchTiny builds ci/bench/tiny.c (see benchC) and returns its path.
+var benchTiny = sync.OnceValues(func() (string, error) { return benchC("tiny") })
+
+// benchHold builds ci/bench/hold.c, the child that reads its standard input
+// until end of file.
+var benchHold = sync.OnceValues(func() (string, error) { return benchC("hold") })
+
+// benchC builds ci/bench/NAME.c (static, no C library) into the user's cache
+// directory, named by the source's hash so that runs share it, and returns
+// its path.
+func benchC(name string) (string, error) {
+	src, err := os.ReadFile(filepath.Join("ci", "bench", name+".c"))
 	if err != nil {
 		return "", err
 	}
@@ -55,8 +65,8 @@ var benchTiny = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "spawn-bench", runtime.GOARCH+"-"+hex.EncodeToString(sum[:8]))
-	bin := filepath.Join(dir, "tiny")
+	dir := filepath.Join(cache, "spawn-bench", runtime.GOARCH+"-"+name+"-"+hex.EncodeToString(sum[:8]))
+	bin := filepath.Join(dir, name)
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
@@ -68,10 +78,10 @@ var benchTiny = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	if err := os.WriteFile(filepath.Join(tmp, "tiny.c"), src, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, name+".c"), src, 0o644); err != nil {
 		return "", err
 	}
-	cmd := exec.Command(gcc, "-static", "-nostdlib", "-O2", "-o", filepath.Join(tmp, "tiny"), filepath.Join(tmp, "tiny.c"))
+	cmd := exec.Command(gcc, "-static", "-nostdlib", "-O2", "-o", filepath.Join(tmp, name), filepath.Join(tmp, name+".c"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("%v: %v\n%s", cmd, err, out)
 	}
@@ -82,7 +92,7 @@ var benchTiny = sync.OnceValues(func() (string, error) {
 		}
 	}
 	return bin, nil
-})
+}
 
 // A benchProgram is a child: the tiny static program (no C library, exits at
 // once) or /bin/true (dynamically linked).
@@ -119,8 +129,7 @@ func benchMethods(diagnostic bool) []benchMethod {
 			if err != nil {
 				return err
 			}
-			st, err := p.Wait()
-			p.Release()
+			st, err := p.Wait() // closes the pidfd, as users rely on
 			if err == nil && !st.Success() {
 				err = fmt.Errorf("%s: %v", path, st)
 			}
@@ -128,6 +137,23 @@ func benchMethods(diagnostic bool) []benchMethod {
 		}})
 	}
 	if diagnostic {
+		// Clone3 on its clone(2) path, forced where clone3 works: what a
+		// container whose seccomp profile filters clone3 gets.
+		cloneAttr := &Attr{Backend: Clone3}
+		ms = append(ms, benchMethod{name: "clone3_via_clone", err: Available(Clone3), run: func(path string, argv []string) error {
+			was := forceClonePath.Swap(true)
+			defer forceClonePath.Store(was)
+			p, err := Spawn(path, argv, cloneAttr)
+			if err != nil {
+				return err
+			}
+			st, err := p.Wait()
+			p.Release()
+			if err == nil && !st.Success() {
+				err = fmt.Errorf("%s: %v", path, st)
+			}
+			return err
+		}})
 		// Clone3 without Wait: a blocking waitid(P_PIDFD) on p.Fd() in the
 		// goroutine's own thread, as os/exec's Wait does. It isolates the
 		// spawn from Wait's park in the runtime poller (and holds a
@@ -315,4 +341,338 @@ func BenchmarkSpawnWaitParallel(b *testing.B) {
 			reportRates(b, cpu0)
 		})
 	})
+}
+
+// BenchmarkWaitPaired interleaves, round by round, three ways to wait for
+// a Clone3 child of the tiny program: Spawn + a blocking waitid on the pidfd
+// (the diagnostic row clone3_waitid of BenchmarkSpawnWait: a thread held
+// per waiting goroutine), Spawn+Wait as it is (a blocked ppoll while few
+// Waits are in progress), and Spawn+Wait forced into the wait set (as
+// beyond that bound), rotating which goes first. It reports the median
+// time of each and the median of the per-round ratios to the blocking
+// waitid: rounds are microseconds apart, so the load of a shared machine
+// falls on all alike, and the median drops the rounds another process
+// preempted.
+func BenchmarkWaitPaired(b *testing.B) {
+	prog := benchPrograms()[0]
+	if prog.err != nil {
+		b.Skip(prog.err)
+	}
+	if err := Available(Clone3); err != nil {
+		b.Skip(err)
+	}
+	var wait, waitid benchMethod
+	for _, m := range benchMethods(true) {
+		switch m.name {
+		case "clone3":
+			wait = m
+		case "clone3_waitid":
+			waitid = m
+		}
+	}
+	defer blockLimit.Store(blockLimit.Load())
+	type way struct {
+		name  string
+		limit int32 // blockLimit while it runs
+		m     benchMethod
+		t     []float64 // µs, one per round
+	}
+	ways := []*way{{"waitid", maxBlocked, waitid, nil}, {"wait", maxBlocked, wait, nil}, {"set", 0, wait, nil}}
+	argv := []string{filepath.Base(prog.path)}
+	i := 0
+	for b.Loop() {
+		for k := range ways {
+			w := ways[(i+k)%len(ways)]
+			blockLimit.Store(w.limit)
+			t0 := time.Now()
+			if err := w.m.run(prog.path, argv); err != nil {
+				b.Fatal(err)
+			}
+			w.t = append(w.t, float64(time.Since(t0).Nanoseconds())/1e3)
+		}
+		i++
+	}
+	for _, w := range ways {
+		b.ReportMetric(median(w.t), w.name+"-µs/op")
+		if w != ways[0] {
+			r := make([]float64, len(w.t))
+			for j := range r {
+				r[j] = w.t[j] / ways[0].t[j]
+			}
+			b.ReportMetric(median(r), w.name+"/waitid")
+		}
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+// Many children, few threads. BenchmarkManyChildren starts N children of
+// ci/bench/hold.c (each blocks reading a shared pipe), each started and then
+// waited for from a goroutine of its own, tells them all to exit by closing
+// the pipe, and waits for every goroutine. Each case runs in a fresh process
+// (the test binary re-executed as the helper many-children), so that its
+// peak RSS (VmHWM) is its own. It reports the peak number of OS threads
+// (/proc/self/status Threads, sampled every millisecond and at the end: the
+// runtime keeps the threads it made), the peak RSS, the time to start all N
+// and the time from the close to the last Wait's return. os/exec's Wait
+// blocks a thread per waiting child; Spawn's Wait blocks at most maxBlocked
+// and parks the rest in the runtime poller.
+//
+// SPAWN_BENCH_MANY is a comma-separated list of N (default 1000,10000). A
+// case that the machine cannot hold (descriptors, pids, threads) is skipped
+// with the reason. ci/bench.sh runs it with -benchtime 1x.
+func BenchmarkManyChildren(b *testing.B) {
+	hold := os.Getenv("SPAWN_BENCH_HOLD")
+	if hold == "" {
+		var err error
+		if hold, err = benchHold(); err != nil {
+			b.Skipf("the holding child needs gcc to build ci/bench/hold.c: %v", err)
+		}
+	}
+	ns := os.Getenv("SPAWN_BENCH_MANY")
+	if ns == "" {
+		ns = "1000,10000"
+	}
+	for _, s := range strings.Split(ns, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("SPAWN_BENCH_MANY=%q: bad count %q", ns, s)
+		}
+		b.Run("N="+s, func(b *testing.B) {
+			for _, m := range []struct {
+				name string
+				err  error
+			}{{Clone3.String(), Available(Clone3)}, {PidfdSpawn.String(), Available(PidfdSpawn)}, {"os_exec", nil}} {
+				b.Run(m.name, func(b *testing.B) {
+					if m.err != nil {
+						b.Skipf("%s: %v", m.name, m.err)
+					}
+					if err := canHold(n); err != nil {
+						b.Skipf("this machine cannot hold %d children: %v", n, err)
+					}
+					var threads, rss, start, wait float64
+					for i := 0; i < b.N; i++ {
+						r, err := runMany(m.name, n, hold)
+						if err != nil {
+							b.Fatal(err)
+						}
+						threads = max(threads, r.threads)
+						rss = max(rss, r.rss)
+						start += r.start
+						wait += r.wait
+					}
+					b.ReportMetric(threads, "peak-threads")
+					b.ReportMetric(rss, "peak-RSS-MiB")
+					b.ReportMetric(start/float64(b.N), "start-all-ms")
+					b.ReportMetric(wait/float64(b.N), "wait-all-ms")
+				})
+			}
+		})
+	}
+}
+
+type manyResult struct{ threads, rss, start, wait float64 }
+
+// runMany runs one case in a fresh process and reads its report line.
+func runMany(method string, n int, hold string) (manyResult, error) {
+	path, argv, env := helperArgv("many-children", method, strconv.Itoa(n), hold)
+	cmd := exec.Command(path)
+	cmd.Args, cmd.Env, cmd.Stderr = argv, env, os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return manyResult{}, fmt.Errorf("many-children %s %d: %v", method, n, err)
+	}
+	var r manyResult
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "threads=%g rss=%g start=%g wait=%g", &r.threads, &r.rss, &r.start, &r.wait); err != nil {
+		return r, fmt.Errorf("many-children %s %d: report %q: %v", method, n, out, err)
+	}
+	return r, nil
+}
+
+// canHold checks the limits that N children and, for os/exec, N waiting
+// threads need, raising RLIMIT_NOFILE and RLIMIT_NPROC where they are soft.
+func canHold(n int) error {
+	for _, r := range []struct {
+		name string
+		res  int
+		need uint64
+	}{{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, uint64(n) + 256}, {"RLIMIT_NPROC", unix.RLIMIT_NPROC, 2*uint64(n) + 1024}} {
+		var lim unix.Rlimit
+		if err := unix.Getrlimit(r.res, &lim); err != nil {
+			return err
+		}
+		if lim.Cur >= r.need {
+			continue
+		}
+		if lim.Max < r.need {
+			lim.Max = r.need // root may raise the hard limit
+		}
+		lim.Cur = r.need
+		if err := unix.Setrlimit(r.res, &lim); err != nil {
+			return fmt.Errorf("%s must be ≥ %d: %v", r.name, r.need, err)
+		}
+	}
+	// Children and threads are tasks: pid_max bounds them all, on the
+	// whole machine.
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		return nil
+	}
+	pidMax, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	la, _ := os.ReadFile("/proc/loadavg") // "0.00 0.01 0.05 1/123 4567": 123 tasks
+	var l1, l5, l15 float64
+	var running, tasks int
+	fmt.Sscanf(string(la), "%g %g %g %d/%d", &l1, &l5, &l15, &running, &tasks)
+	if free := pidMax - tasks; free < 2*n+1024 {
+		return fmt.Errorf("pid_max %d with %d tasks running leaves %d pids; %d children and their waiting threads need %d", pidMax, tasks, free, n, 2*n+1024)
+	}
+	return nil
+}
+
+func init() {
+	// many-children METHOD N HOLD: start N children of HOLD, each from a
+	// goroutine that then waits for it; print the report line.
+	registerHelper("many-children", func(args []string) int {
+		n, _ := strconv.Atoi(args[1])
+		r, err := manyChildren(args[0], n, args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "many-children:", err)
+			return 1
+		}
+		fmt.Printf("threads=%d rss=%.1f start=%.1f wait=%.1f\n", r.threads, r.rss, r.start, r.wait)
+		return 0
+	})
+}
+
+type manyReport struct {
+	threads     int
+	rss         float64 // MiB
+	start, wait float64 // ms
+}
+
+func manyChildren(method string, n int, hold string) (manyReport, error) {
+	var rep manyReport
+	if err := canHold(n); err != nil {
+		return rep, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return rep, err
+	}
+	defer r.Close()
+	defer w.Close()
+
+	var peak atomic.Int64
+	sample := func() {
+		if t := int64(statusField("Threads")); t > peak.Load() {
+			peak.Store(t)
+		}
+	}
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			sample()
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+
+	argv := []string{"hold"}
+	var started, done sync.WaitGroup
+	errs := make(chan error, n)
+	begin := time.Now()
+	for i := 0; i < n; i++ {
+		started.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			wait, err := startOne(method, hold, argv, r)
+			started.Done()
+			if err == nil {
+				err = wait()
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	started.Wait()
+	rep.start = float64(time.Since(begin).Microseconds()) / 1e3
+	w.Close() // every child reads end of file and exits
+	end := time.Now()
+	done.Wait()
+	rep.wait = float64(time.Since(end).Microseconds()) / 1e3
+	close(stop)
+	<-sampled
+	sample()
+	close(errs)
+	for err := range errs {
+		return rep, err
+	}
+	rep.threads = int(peak.Load())
+	rep.rss = float64(statusField("VmHWM")) / 1024
+	return rep, nil
+}
+
+// startOne starts one child reading in by method and returns how to wait for
+// it.
+func startOne(method, path string, argv []string, in *os.File) (func() error, error) {
+	check := func(ok bool, what fmt.Stringer) error {
+		if !ok {
+			return fmt.Errorf("%s: %v", path, what)
+		}
+		return nil
+	}
+	if method == "os_exec" {
+		c := exec.Command(path)
+		c.Args, c.Stdin = argv, in
+		if err := c.Start(); err != nil {
+			return nil, err
+		}
+		return c.Wait, nil
+	}
+	be, err := ParseBackend(method)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Spawn(path, argv, &Attr{Backend: be, Files: []*os.File{in}})
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		st, err := p.Wait()
+		if err != nil {
+			return err
+		}
+		return check(st.Success(), st)
+	}, nil
+}
+
+// statusField reads a number from /proc/self/status (Threads; VmHWM in kB).
+func statusField(name string) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, name+":"); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			return n
+		}
+	}
+	return 0
 }

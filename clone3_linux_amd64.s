@@ -1,10 +1,14 @@
 // The Clone3 trampoline for linux/amd64. See fallback_nocgo.go.
+//
+// One entry serves both system calls that create the child: clone3(args,
+// size) on the fast path, and clone(flags, newsp, parent_tid, child_tid,
+// tls) where clone3 is filtered. a0..a2 go to DI, SI and DX; R10 and R8
+// (clone's child_tid and tls, unused by clone3) are zero.
 
 #include "textflag.h"
 
 #define SYS_rt_sigprocmask 14
 #define SYS_exit_group 231
-#define SYS_clone3 435
 #define SIG_SETMASK 2
 
 // Offsets in rawStep (80 bytes) and rawResult.
@@ -22,8 +26,8 @@
 #define CHECK_EQ 0x10000
 #define ESRCH 3
 
-// func rawClone3(args *cloneArgs, size uintptr, steps *rawStep, nsteps uintptr, res *rawResult) (pid uintptr, errno uintptr)
-TEXT ·rawClone3(SB), NOSPLIT, $16-56
+// func rawClone(nr, a0, a1, a2 uintptr, steps *rawStep, nsteps uintptr, res *rawResult) (pid uintptr, errno uintptr)
+TEXT ·rawClone(SB), NOSPLIT, $16-72
 	// Block every signal on this thread; keep the old mask in the frame.
 	MOVQ	$-1, all-8(SP)
 	MOVQ	$SIG_SETMASK, DI
@@ -33,19 +37,23 @@ TEXT ·rawClone3(SB), NOSPLIT, $16-56
 	MOVQ	$SYS_rt_sigprocmask, AX
 	SYSCALL
 
-	// The child reads these registers; clone3 preserves all but AX, CX, R11.
-	MOVQ	steps+16(FP), R12
-	MOVQ	nsteps+24(FP), R13
-	MOVQ	res+32(FP), BX
+	// The child reads these registers; clone and clone3 preserve all but
+	// AX, CX, R11.
+	MOVQ	steps+32(FP), R12
+	MOVQ	nsteps+40(FP), R13
+	MOVQ	res+48(FP), BX
 
-	MOVQ	args+0(FP), DI
-	MOVQ	size+8(FP), SI
-	MOVQ	$SYS_clone3, AX
+	MOVQ	a0+8(FP), DI
+	MOVQ	a1+16(FP), SI
+	MOVQ	a2+24(FP), DX
+	XORQ	R10, R10
+	XORQ	R8, R8
+	MOVQ	nr+0(FP), AX
 	SYSCALL
 	CMPQ	AX, $0
 	JEQ	child
 
-	// Parent (or clone3 failed): restore the signal mask.
+	// Parent (or the call failed): restore the signal mask.
 	MOVQ	AX, R12
 	MOVQ	$SIG_SETMASK, DI
 	LEAQ	old-16(SP), SI
@@ -56,12 +64,12 @@ TEXT ·rawClone3(SB), NOSPLIT, $16-56
 	CMPQ	R12, $0xfffffffffffff001
 	JLS	ok
 	NEGQ	R12
-	MOVQ	$0, pid+40(FP)
-	MOVQ	R12, errno+48(FP)
+	MOVQ	$0, pid+56(FP)
+	MOVQ	R12, errno+64(FP)
 	RET
 ok:
-	MOVQ	R12, pid+40(FP)
-	MOVQ	$0, errno+48(FP)
+	MOVQ	R12, pid+56(FP)
+	MOVQ	$0, errno+64(FP)
 	RET
 
 child:

@@ -1,15 +1,20 @@
 // The Clone3 trampoline for linux/arm64. See fallback_nocgo.go.
 //
-// Same contract as clone3_linux_amd64.s. arm64 syscall convention: number in
+// Same contract as clone3_linux_amd64.s: one entry for clone3(args, size)
+// and for clone(flags, newsp, parent_tid, tls, child_tid) (arm64 selects
+// CONFIG_CLONE_BACKWARDS: tls comes before child_tid; both are zero here,
+// and the pidfd of CLONE_PIDFD comes back through parent_tid, in R2 in
+// either order). arm64 syscall convention: number in
 // R8, arguments in R0-R5, SVC $0, result in R0; the kernel preserves every
 // other register, in parent and child alike.
 //
 // Registers: the code uses R0-R5, R8 (syscalls), R9-R10 (scratch) and
-// R19-R23 (what the child needs, loaded before clone3), all caller-saved in
+// R19-R23 (what the child needs, loaded before the call), all caller-saved in
 // Go's ABI0. It leaves alone R18 (platform), R26 (closure context), R27
 // (REGTMP, the assembler's), R28 (g), R29 (frame pointer) and R30 (link
-// register). After clone3 the child runs on the stack of its own that
-// clone3Call provides (the kernel sets its SP to stack+stack_size) and never
+// register). After the call the child runs on the stack of its own that
+// clone3Call provides (the kernel sets its SP to stack+stack_size for
+// clone3, to newsp for clone) and never
 // touches SP, the frame, or the caller's frames: everything it needs is in
 // R19-R23, and it ends in execve or exit_group, never in RET.
 
@@ -17,7 +22,6 @@
 
 #define SYS_rt_sigprocmask 135
 #define SYS_exit_group 94
-#define SYS_clone3 435
 #define SIG_SETMASK 2
 
 // Offsets in rawStep (80 bytes) and rawResult.
@@ -39,8 +43,8 @@
 // unsigned, is at least MAX_ERRNO_NEG.
 #define MAX_ERRNO_NEG $-4095
 
-// func rawClone3(args *cloneArgs, size uintptr, steps *rawStep, nsteps uintptr, res *rawResult) (pid uintptr, errno uintptr)
-TEXT ·rawClone3(SB), NOSPLIT, $16-56
+// func rawClone(nr, a0, a1, a2 uintptr, steps *rawStep, nsteps uintptr, res *rawResult) (pid uintptr, errno uintptr)
+TEXT ·rawClone(SB), NOSPLIT, $16-72
 	// Block every signal on this thread; keep the old mask in the frame.
 	MOVD	$-1, R0
 	MOVD	R0, all-8(SP)
@@ -51,18 +55,22 @@ TEXT ·rawClone3(SB), NOSPLIT, $16-56
 	MOVD	$SYS_rt_sigprocmask, R8
 	SVC	$0
 
-	// The child reads these registers; clone3 preserves all but R0.
-	MOVD	steps+16(FP), R19
-	MOVD	nsteps+24(FP), R20
-	MOVD	res+32(FP), R21
+	// The child reads these registers; clone and clone3 preserve all but
+	// R0.
+	MOVD	steps+32(FP), R19
+	MOVD	nsteps+40(FP), R20
+	MOVD	res+48(FP), R21
 
-	MOVD	args+0(FP), R0
-	MOVD	size+8(FP), R1
-	MOVD	$SYS_clone3, R8
+	MOVD	a0+8(FP), R0
+	MOVD	a1+16(FP), R1
+	MOVD	a2+24(FP), R2
+	MOVD	ZR, R3
+	MOVD	ZR, R4
+	MOVD	nr+0(FP), R8
 	SVC	$0
 	CBZ	R0, child
 
-	// Parent (or clone3 failed): restore the signal mask.
+	// Parent (or the call failed): restore the signal mask.
 	MOVD	R0, R19
 	MOVD	$SIG_SETMASK, R0
 	MOVD	$old-16(SP), R1
@@ -74,12 +82,12 @@ TEXT ·rawClone3(SB), NOSPLIT, $16-56
 	CMP	R9, R19
 	BLO	ok
 	NEG	R19, R19
-	MOVD	ZR, pid+40(FP)
-	MOVD	R19, errno+48(FP)
+	MOVD	ZR, pid+56(FP)
+	MOVD	R19, errno+64(FP)
 	RET
 ok:
-	MOVD	R19, pid+40(FP)
-	MOVD	ZR, errno+48(FP)
+	MOVD	R19, pid+56(FP)
+	MOVD	ZR, errno+64(FP)
 	RET
 
 child:

@@ -2,6 +2,12 @@
 
 package spawn
 
+import "sync/atomic"
+
+// forceClonePath is the tests' switch to the clone(2) path of the Clone3
+// backend, which this architecture does not have.
+var forceClonePath atomic.Bool
+
 // The Clone3 trampoline exists for amd64 and arm64 only.
 
 func availableClone3() error {
@@ -22,3 +28,15 @@ func lifecycleSupported(attr *Attr) error {
 func probeAutoReap() error { return availableClone3() }
 func probeNNP() error      { return availableClone3() }
 func probeAutoKill() error { return availableClone3() }
+
+func useClonePath() bool { return false }
+
+func clone3Report() (string, error) { return "", availableClone3() }
+
+func clone3Why() error { return availableClone3() }
+
+func clonePathReason() (string, error) { return "no clone(2) path on this architecture", nil }
+
+// clone3Filtered is nil: without the trampoline the package cannot probe
+// clone3 without creating a child.
+func clone3Filtered() error { return nil }

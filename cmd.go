@@ -29,6 +29,14 @@ import (
 //     closed in the child, close-on-exec or not (unless Attr.InheritFDs).
 //   - [Cmd.Wait] releases the pidfd once it has reaped the child.
 //
+// What is the same, down to the details: the pipes Cmd makes block in the
+// child (only the parent's end is non-blocking, in the runtime poller); an
+// *os.File given as Stdin, Stdout, Stderr or in ExtraFiles is switched to
+// blocking mode, as os/exec does through File.Fd; the environment is
+// deduplicated as os/exec does it; and every error os/exec also returns
+// has os/exec's text ("exec: already started", "exec: Stdout already set",
+// …), since code matches on it.
+//
 // RLIMIT_NOFILE: Go raises its own soft limit at start-up (to hard-1) and
 // os/exec gives its children the original back. Cmd does the same: unless
 // Attr already sets RLIMIT_NOFILE or forces the PidfdSpawn backend
@@ -39,7 +47,11 @@ import (
 // from the runtime itself: it starts a child as os/exec does, traced, so that
 // it stops before the program runs, reads that child's limit and kills it.
 // Where ptrace is denied, Cmd children inherit the raised limit; the
-// RLIMIT_NOFILE line of [Probe] says which case holds.
+// RLIMIT_NOFILE line of [Probe] says which case holds. Where the probe fails
+// for want of resources (EMFILE, EAGAIN, ENOMEM), that child inherits the
+// raised limit, Start succeeds, and the next Start probes again. The probe's
+// child delivers a SIGCHLD to this process; setting RLIMIT_NOFILE in
+// Attr.Rlimits avoids the probe.
 //
 // A Cmd cannot be reused after Start, Run, Output or CombinedOutput.
 type Cmd struct {
@@ -54,15 +66,19 @@ type Cmd struct {
 
 	// Env is the child's environment, "KEY=value" entries. nil: the
 	// parent's environment, with PWD set to Dir when Dir is set. Where a
-	// key appears more than once the last value wins.
+	// key appears more than once the last value wins; an entry without '='
+	// is passed as it is, an empty one dropped; an entry holding a NUL byte
+	// makes Start fail (all as os/exec).
 	Env []string
 
 	// Dir is the child's working directory; empty: the parent's.
 	Dir string
 
 	// Stdin is the child's standard input. nil reads from the null device;
-	// an *os.File is given to the child as it is; any other Reader is copied
-	// into a pipe by a goroutine that Wait waits for (see WaitDelay).
+	// an *os.File is given to the child as it is (switched to blocking mode
+	// if it was not, as os/exec does); any other Reader is copied into a
+	// pipe by a goroutine that Wait waits for (see WaitDelay). The child's
+	// end of such a pipe blocks, as under os/exec.
 	Stdin io.Reader
 
 	// Stdout and Stderr are the child's standard output and error. nil
@@ -82,6 +98,14 @@ type Cmd struct {
 	// and Attr.Files are ignored). nil: the defaults of Spawn.
 	Attr *Attr
 
+	// SysProcAttr holds os/exec's system attributes; Start moves each of
+	// its fields onto the Attr (every field has a counterpart there, see
+	// the README's migration table): UseCgroupFD and CgroupFD become
+	// Attr.Cgroup, and PidFD receives a duplicate of the child's pidfd,
+	// which the caller closes. A field that Attr also sets, to another
+	// value, makes Start fail (EINVAL) naming it.
+	SysProcAttr *syscall.SysProcAttr
+
 	// Cancel, for a Cmd from CommandContext, is called when the context is
 	// done before the child has exited; CommandContext sets it to kill the
 	// child. If it returns nil (or any error other than one matching
@@ -100,11 +124,17 @@ type Cmd struct {
 	// to reach end of file.
 	WaitDelay time.Duration
 
-	// Process is the child, once started.
-	Process *Process
+	// Process is the child, once started: an *os.Process, as in os/exec,
+	// found with os.FindProcess while the child cannot have been reaped
+	// (a pidfd_open of it: race-free). [Cmd.Handle] gives spawn's own
+	// handle on the same child.
+	Process *os.Process
 
-	// ProcessState is the child's exit status, once Wait has reaped it.
-	ProcessState *State
+	// ProcessState is the child's exit status, once Wait has reaped it. It
+	// stays nil for a child created with Attr.AutoReap or Attr.AutoKill:
+	// the kernel reaps those, and leaves nothing for os.Process.Wait to
+	// collect; [Cmd.State] has their status.
+	ProcessState *os.ProcessState
 
 	// Err is an error found while the Cmd was built, such as a failed PATH
 	// lookup in Command (it matches exec.ErrNotFound then). Start returns it
@@ -112,6 +142,9 @@ type Cmd struct {
 	Err error
 
 	ctx     context.Context
+	group   *Group   // from Group.Command: the child is created inside the group
+	handle  *Process // spawn's handle on the child
+	state   *State   // the status in spawn's terms, once waited
 	started bool
 	waited  bool
 
@@ -331,6 +364,11 @@ func (c *Cmd) start() error {
 	attr.Env = env
 	attr.Dir = c.Dir
 	attr.Files = append([]*os.File{stdin, stdout, stderr}, c.ExtraFiles...)
+	sys, err := applySysProcAttr(&attr, c.SysProcAttr)
+	if err != nil {
+		return err
+	}
+	defer sys.done()
 	if rl, ok := nofileForCmd(&attr); ok {
 		attr.Rlimits = append(attr.Rlimits[:len(attr.Rlimits):len(attr.Rlimits)], rl)
 	}
@@ -338,11 +376,29 @@ func (c *Cmd) start() error {
 	if len(argv) == 0 {
 		argv = []string{c.Path}
 	}
-	p, err := Spawn(c.Path, argv, &attr)
+	spawnChild := Spawn
+	if c.group != nil {
+		spawnChild = c.group.Spawn // an Attr.Cgroup elsewhere fails before any child exists
+	}
+	p, err := spawnChild(c.Path, argv, &attr)
 	if err != nil {
 		return err
 	}
-	c.Process = p
+	if err := sys.started(p); err != nil {
+		p.Kill()
+		p.Wait()
+		return err
+	}
+	c.handle = p
+	// The child is ours and unreaped (or, autoreaped, still has its
+	// pidfd): the pid names it until it is waited for.
+	c.Process, err = os.FindProcess(p.Pid())
+	if err != nil {
+		p.Kill()
+		p.Wait()
+		c.handle = nil
+		return err
+	}
 	closeAll(c.childFiles)
 	c.childFiles = nil
 
@@ -498,7 +554,7 @@ func (c *Cmd) watchContext() {
 	case <-timer.C:
 	}
 	// WaitDelay has passed and the child still runs.
-	if kerr := c.Process.Kill(); kerr != nil && !errors.Is(kerr, os.ErrProcessDone) && err == nil {
+	if kerr := c.handle.Kill(); kerr != nil && !errors.Is(kerr, os.ErrProcessDone) && err == nil {
 		err = fmt.Errorf("exec: killing Cmd: %w", kerr)
 	}
 	forced := false
@@ -527,7 +583,7 @@ func (c *Cmd) watchContext() {
 // errors, in order of precedence: the wait itself, the context (see Cancel),
 // exec.ErrWaitDelay, and a failed copy. Wait may be called once.
 func (c *Cmd) Wait() error {
-	if c.Process == nil {
+	if c.handle == nil {
 		return errors.New("exec: not started")
 	}
 	if c.waited {
@@ -535,11 +591,7 @@ func (c *Cmd) Wait() error {
 	}
 	c.waited = true
 
-	state, err := c.Process.Wait()
-	if err == nil && !state.Success() {
-		err = &ExitError{State: state}
-	}
-	c.ProcessState = state
+	err := c.waitChild()
 
 	var w watchResult
 	if c.watch != nil {
@@ -552,9 +604,54 @@ func (c *Cmd) Wait() error {
 		err = cerr
 	}
 	c.closeParent()
-	c.Process.Release() // ErrReleased if the caller released it: nothing to do
+	c.handle.Release() // a failed Wait leaves the pidfd open; after a reap it is closed already (nil)
 	return err
 }
+
+// waitChild waits for the child: parked on spawn's pidfd in the runtime
+// poller until it has exited, then reaped by os.Process.Wait, which has
+// nothing left to wait for and returns a real *os.ProcessState. An
+// autoreaped child's status comes from spawn's Wait (PIDFD_GET_INFO); it
+// has no ProcessState, and a non-zero status is then an error that is not
+// an *ExitError (which needs one).
+func (c *Cmd) waitChild() error {
+	if c.handle.flags&procAutoReap != 0 {
+		st, err := c.handle.Wait()
+		if err != nil {
+			return err
+		}
+		c.state = st
+		c.Process.Release()
+		if !st.Success() {
+			return fmt.Errorf("spawn: autoreaped child: %s", st)
+		}
+		return nil
+	}
+	if err := c.handle.waitExited(); err != nil {
+		return err
+	}
+	ps, err := c.Process.Wait()
+	if err != nil {
+		return err
+	}
+	c.ProcessState = ps
+	ru, _ := ps.SysUsage().(*syscall.Rusage)
+	c.state = &State{pid: ps.Pid(), status: ps.Sys().(syscall.WaitStatus), rusage: ru}
+	if !ps.Success() {
+		return &ExitError{ProcessState: ps}
+	}
+	return nil
+}
+
+// Handle returns spawn's handle on the child, for what os.Process lacks
+// (Info, Getfd, WaitContext, the pidfd itself), or nil before Start. Cmd.Wait
+// reaps the child through Process and releases the handle: use it before.
+func (c *Cmd) Handle() *Process { return c.handle }
+
+// State returns the child's exit status in spawn's terms once Wait has
+// returned, or nil: the same as ProcessState for most children, and the
+// only status of an autoreaped one (Attr.AutoReap, Attr.AutoKill).
+func (c *Cmd) State() *State { return c.state }
 
 // awaitCopies waits for the copiers, at most until WaitDelay has passed.
 func (c *Cmd) awaitCopies(w watchResult) error {
@@ -705,20 +802,12 @@ func (w *onceCloser) Close() error {
 }
 
 // ExitError reports a child that ran and did not exit with status 0
-// (including one killed by a signal). The embedded [*State] gives the
-// details: ExitCode (-1 after a signal), Signal, SysUsage, …
-type ExitError struct {
-	*State
-
-	// Stderr holds the child's standard error when Cmd.Output captured
-	// it (Cmd.Stderr was nil): the first and last 32 KiB, with a note of
-	// how much was left out between them.
-	Stderr []byte
-}
-
-// Error returns the exit status as os/exec words it: "exit status 1",
-// "signal: killed".
-func (e *ExitError) Error() string { return e.State.String() }
+// (including one killed by a signal). It is os/exec's own type, so that
+// errors.As(err, &ee) with an *exec.ExitError matches; its embedded
+// *os.ProcessState gives the details, and its Stderr holds the child's
+// standard error when Cmd.Output captured it (Cmd.Stderr was nil): the first
+// and last 32 KiB, with a note of how much was left out between them.
+type ExitError = exec.ExitError
 
 // headTail keeps the first and the last max bytes written to it.
 type headTail struct {

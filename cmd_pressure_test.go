@@ -244,6 +244,9 @@ func TestCmdErrorTextMatchesExec(t *testing.T) {
 		{"already started",
 			func() error { c := sCmd(); c.Start(); defer c.Wait(); return c.Start() },
 			func() error { c := eCmd(); c.Start(); defer c.Wait(); return c.Start() }},
+		{"Start after a failed Start",
+			func() error { c := &Cmd{Path: "/nonexistent/spawn-test"}; c.Start(); return c.Start() },
+			func() error { c := &exec.Cmd{Path: "/nonexistent/spawn-test"}; c.Start(); return c.Start() }},
 		{"not started", func() error { return sCmd().Wait() }, func() error { return eCmd().Wait() }},
 		{"Wait twice",
 			func() error { c := sCmd(); c.Run(); return c.Wait() },
@@ -437,4 +440,176 @@ func TestSpawnPRelativePath(t *testing.T) {
 		_, err = SpawnP("spawn-rel-other", []string{"spawn-rel-other"}, &Attr{Backend: b, Dir: dir})
 		is.True(errors.Is(err, os.ErrNotExist)) // what only the parent's bin holds is not found from Dir
 	})
+}
+
+// A closed Cgroup refuses everything: Remove removes nothing.
+func TestCgroupClosedRefuses(t *testing.T) {
+	is := is.New(t)
+	root, err := Cgroup2Root()
+	if err != nil {
+		t.Skipf("cgroup v2 needed: %v", err)
+	}
+	parent, err := OpenCgroup(root)
+	if err != nil {
+		t.Skipf("cgroup v2 root not usable: %v", err)
+	}
+	defer parent.Close()
+	cg, err := parent.Mkdir(fmt.Sprintf("spawn-test-%d-closed", os.Getpid()))
+	if err != nil {
+		t.Skipf("cannot create a cgroup under %s (needs write access, e.g. root): %v", root, err)
+	}
+	path := cg.Path()
+	defer os.Remove(path)
+	is.NoErr(cg.Close()) // closed
+
+	err = cg.Remove()
+	is.True(errors.Is(err, os.ErrClosed)) // Remove refuses
+	_, serr := os.Stat(path)
+	is.NoErr(serr) // and the directory is still there
+	_, err = cg.Mkdir("sub")
+	is.True(errors.Is(err, os.ErrClosed)) // so does Mkdir
+	_, err = cg.Procs()
+	is.True(errors.Is(err, os.ErrClosed))       // and Procs
+	is.True(errors.Is(cg.Kill(), os.ErrClosed)) // and Kill
+	is.Equal(cg.Fd(), -1)                       // no descriptor
+	_, err = Spawn("/bin/true", []string{"true"}, &Attr{Cgroup: cg})
+	is.True(errors.Is(err, syscall.EBADF)) // and no child goes into it
+	is.True(cg.Close() != nil)             // a second Close fails as os.File's does
+	is.NoErr(os.Remove(path))              // what the caller removes itself
+}
+
+// A cgroup v1 directory is reported as what it is.
+func TestOpenCgroupV1(t *testing.T) {
+	is := is.New(t)
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	is.NoErr(err) // the mount table
+	var v1 string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if f := strings.Fields(pre); ok && strings.HasPrefix(post, "cgroup ") && len(f) >= 5 {
+			v1 = unescapeMount(f[4])
+			break
+		}
+	}
+	if v1 == "" {
+		t.Skip("needs a cgroup v1 hierarchy mounted (a hybrid host)")
+	}
+	_, err = OpenCgroup(v1)
+	is.True(err != nil) // refused
+	t.Log(err)
+	is.True(strings.Contains(err.Error(), "cgroup v1"))        // saying it is cgroup v1
+	is.True(!strings.Contains(err.Error(), "not a directory")) // without a misleading tail
+	is.True(errors.Is(err, syscall.ENOTDIR))                   // still matching ENOTDIR
+}
+
+func init() { registerHelper("cmd-nofile-emfile", nofileEmfileHelper) }
+
+// nofileEmfileHelper runs in a fresh process whose soft RLIMIT_NOFILE the
+// Go runtime raised (soft = hard-1). Its first Cmd starts while the
+// descriptor table has a single free slot: the probe that learns the
+// original limit fails with EMFILE, the child still starts. Its second Cmd
+// starts after the table has emptied. It prints the soft limit each child
+// saw, one a line.
+func nofileEmfileHelper(args []string) int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		return fail(err)
+	}
+	// Whatever a first spawn and a first parked Wait set up, before the
+	// table fills (no Cmd: the NOFILE probe must not run yet).
+	p, err := Spawn(sh, []string{"sh", "-c", "sleep 0.05"}, &Attr{Backend: Clone3})
+	if err != nil {
+		return fail(err)
+	}
+	p.Wait()
+	p.Release()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fail(err)
+	}
+	run := func() error {
+		c := Command(sh, "-c", "ulimit -Sn")
+		c.Stdin, c.Stdout, c.Stderr = os.Stdin, w, os.Stderr
+		c.Attr = &Attr{Backend: Clone3}
+		return c.Run()
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return fail(err)
+	}
+	defer null.Close()
+	var fill []int
+	for {
+		fd, err := unix.Dup(int(null.Fd()))
+		if err != nil {
+			if err != unix.EMFILE {
+				return fail(err)
+			}
+			break
+		}
+		fill = append(fill, fd)
+	}
+	unix.Close(fill[len(fill)-1]) // one slot: the pidfd's, not the probe's pipe
+	fill = fill[:len(fill)-1]
+	err1 := run()
+	for _, fd := range fill {
+		unix.Close(fd)
+	}
+	if err1 != nil {
+		return fail(fmt.Errorf("first Start, with a full table: %w", err1))
+	}
+	if err := run(); err != nil {
+		return fail(fmt.Errorf("second Start: %w", err))
+	}
+	w.Close()
+	out, _ := io.ReadAll(r)
+	os.Stdout.Write(out)
+	return 0
+}
+
+// The NOFILE probe caches no transient failure: a Cmd started under
+// descriptor pressure inherits the raised limit (and starts), the next one
+// gets the original limit back.
+func TestCmdNofileProbeRetries(t *testing.T) {
+	is := is.New(t)
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skipf("needs sh in PATH to report a child's limit: %v", err)
+	}
+	if err := Available(Clone3); err != nil {
+		t.Skipf("setting the helper's RLIMIT_NOFILE needs the Clone3 backend: %v", err)
+	}
+	var lim unix.Rlimit
+	is.NoErr(unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)) // our limit
+	hard := min(lim.Max, 4096)
+	if hard < 400 {
+		t.Skipf("needs a hard RLIMIT_NOFILE of at least 400, have %d", lim.Max)
+	}
+	path, argv, env := helperArgv("cmd-nofile-emfile")
+	r, w, err := os.Pipe()
+	is.NoErr(err) // a pipe for the report
+	defer r.Close()
+	var stderr bytes.Buffer
+	er, ew, err := os.Pipe()
+	is.NoErr(err) // and one for its complaints
+	defer er.Close()
+	p, err := Spawn(path, argv, &Attr{
+		Env:     env,
+		Files:   []*os.File{nil, w, ew},
+		Rlimits: []Rlimit{{Resource: unix.RLIMIT_NOFILE, Cur: 256, Max: hard}},
+	})
+	w.Close()
+	ew.Close()
+	is.NoErr(err) // a fresh process, soft 256 raised by its runtime to hard-1
+	out, _ := io.ReadAll(r)
+	stderr.ReadFrom(er)
+	st := mustWait(t, p)
+	if !st.Success() {
+		t.Fatalf("helper: %v: %s", st, stderr.String())
+	}
+	lines := strings.Fields(string(out))
+	is.Equal(len(lines), 2)                       // two children reported
+	is.Equal(lines[0], strconv.Itoa(int(hard-1))) // under pressure: the raised limit, and Start succeeded
+	is.Equal(lines[1], "256")                     // afterwards: the original, the probe ran again
 }

@@ -123,15 +123,15 @@ func TestCmdExitError(t *testing.T) {
 		out, err := helperCmd(b, "cmd-print", "partial", "boom", "3").Output()
 		is.Equal(string(out), "partial") // stdout is returned with the error
 		var ee *ExitError
-		is.True(errors.As(err, &ee))             // a non-zero exit is an *ExitError
-		is.Equal(ee.ExitCode(), 3)               // with the exit code
-		is.Equal(string(ee.Stderr), "boom")      // and stderr captured by Output
-		is.Equal(ee.Error(), "exit status 3")    // worded as os/exec words it
-		is.True(ee.State.SysUsage() != nil)      // with resource usage
-		is.True(!ee.Exited() || !ee.Success())   // State methods are promoted
-		is.Equal(ee.Sys().ExitStatus(), 3)       // down to the raw status
-		is.True(ee.Pid() > 0)                    // and the pid
-		is.True(errors.As(err, new(*ExitError))) // errors.As finds it
+		is.True(errors.As(err, &ee))                            // a non-zero exit is an *ExitError
+		is.Equal(ee.ExitCode(), 3)                              // with the exit code
+		is.Equal(string(ee.Stderr), "boom")                     // and stderr captured by Output
+		is.Equal(ee.Error(), "exit status 3")                   // worded as os/exec words it
+		is.True(ee.SysUsage().(*syscall.Rusage) != nil)         // with resource usage
+		is.True(!ee.Exited() || !ee.Success())                  // State methods are promoted
+		is.Equal(ee.Sys().(syscall.WaitStatus).ExitStatus(), 3) // down to the raw status
+		is.True(ee.Pid() > 0)                                   // and the pid
+		is.True(errors.As(err, new(*ExitError)))                // errors.As finds it
 	})
 }
 
@@ -142,12 +142,12 @@ func TestCmdStderrNotCapturedWhenSet(t *testing.T) {
 	c.Stderr = &stderr
 	_, err := c.Output()
 	var ee *ExitError
-	is.True(errors.As(err, &ee))                     // exit 1
-	is.Equal(len(ee.Stderr), 0)                      // Output leaves a caller's Stderr alone
-	is.Equal(stderr.String(), "to the writer")       // which got everything
-	is.Equal(c.ProcessState.ExitCode(), 1)           // ProcessState is set
-	is.Equal(c.ProcessState.String(), ee.Error())    // and is the same status
-	is.True(c.ProcessState.Pid() == c.Process.Pid()) // of the same process
+	is.True(errors.As(err, &ee))                   // exit 1
+	is.Equal(len(ee.Stderr), 0)                    // Output leaves a caller's Stderr alone
+	is.Equal(stderr.String(), "to the writer")     // which got everything
+	is.Equal(c.ProcessState.ExitCode(), 1)         // ProcessState is set
+	is.Equal(c.ProcessState.String(), ee.Error())  // and is the same status
+	is.True(c.ProcessState.Pid() == c.Process.Pid) // of the same process
 }
 
 func TestCmdCombinedOutput(t *testing.T) {
@@ -302,7 +302,7 @@ func TestCmdAttr(t *testing.T) {
 		is.NoErr(err)                   // the helper ran: Attr.Env was replaced by Cmd.Env
 		is.Equal(string(out), "true\n") // Attr.Setsid reached the child
 		if b != Auto {
-			is.Equal(c.Process.Backend(), b) // Attr.Backend chose the backend
+			is.Equal(c.Handle().Backend(), b) // Attr.Backend chose the backend
 		}
 	})
 }
@@ -317,10 +317,10 @@ func TestCmdContextKill(t *testing.T) {
 		err := c.Run()
 		is.True(time.Since(start) < slow) // returns once the context expires, not after a minute
 		var ee *ExitError
-		is.True(errors.As(err, &ee))                            // the killed child's status is the error
-		is.Equal(ee.Signal(), syscall.SIGKILL)                  // killed by the default Cancel
-		is.Equal(ee.Error(), "signal: killed")                  // worded as os/exec words it
-		is.True(errors.Is(ctx.Err(), context.DeadlineExceeded)) // because the context expired
+		is.True(errors.As(err, &ee))                                      // the killed child's status is the error
+		is.Equal(ee.Sys().(syscall.WaitStatus).Signal(), syscall.SIGKILL) // killed by the default Cancel
+		is.Equal(ee.Error(), "signal: killed")                            // worded as os/exec words it
+		is.True(errors.Is(ctx.Err(), context.DeadlineExceeded))           // because the context expired
 	})
 }
 
@@ -348,8 +348,8 @@ func TestCmdCancelOverride(t *testing.T) {
 		err := c.Wait()
 		<-called
 		var ee *ExitError
-		is.True(errors.As(err, &ee))           // the child's status
-		is.Equal(ee.Signal(), syscall.SIGTERM) // is the custom Cancel's signal
+		is.True(errors.As(err, &ee))                                      // the child's status
+		is.Equal(ee.Sys().(syscall.WaitStatus).Signal(), syscall.SIGTERM) // is the custom Cancel's signal
 	})
 }
 
@@ -402,8 +402,8 @@ func TestCmdWaitDelayKills(t *testing.T) {
 	err := c.Wait()
 	is.True(time.Since(start) < slow) // WaitDelay bounds the wait
 	var ee *ExitError
-	is.True(errors.As(err, &ee))           // the child's status
-	is.Equal(ee.Signal(), syscall.SIGKILL) // killed once WaitDelay passed
+	is.True(errors.As(err, &ee))                                      // the child's status
+	is.Equal(ee.Sys().(syscall.WaitStatus).Signal(), syscall.SIGKILL) // killed once WaitDelay passed
 }
 
 func TestCmdWaitDelayClosesPipes(t *testing.T) {
@@ -599,7 +599,7 @@ func nofileHelper(args []string) int {
 			return 1
 		}
 	}
-	fmt.Printf("%s\n%s\n%s\n%s\n%s\n%s\n", cmdLim, execLim, spawnLim, attrLim, c.Process.Backend(), pidfdLim)
+	fmt.Printf("%s\n%s\n%s\n%s\n%s\n%s\n", cmdLim, execLim, spawnLim, attrLim, c.Handle().Backend(), pidfdLim)
 	return 0
 }
 
@@ -686,7 +686,7 @@ func TestProbe(t *testing.T) {
 		"pidfd_open": {5, 3}, "pidfd_send_signal": {5, 1}, "waitid P_PIDFD": {5, 4}, "PIDFD_GET_INFO": {6, 13},
 		"CLONE_AUTOREAP": {7, 1}, "CLONE_NNP": {7, 1}, "CLONE_PIDFD_AUTOKILL": {7, 1},
 	}
-	if Available(Clone3) == nil {
+	if Available(Clone3) == nil && clone3Why() == nil {
 		need["clone3"] = [2]int{5, 5}
 		if _, err := selfCgroup(); err == nil && os.Geteuid() == 0 {
 			need["CLONE_INTO_CGROUP"] = [2]int{5, 7}

@@ -7,7 +7,10 @@
 // parks its goroutine (on one epoll set in the Go runtime's poller) instead
 // of holding an OS thread per child;
 // [Attr.Cgroup] places the child in a cgroup v2 directory before it runs a
-// single instruction.
+// single instruction. A [Group] makes a whole process tree one unit in a
+// fresh cgroup v2 directory: started inside, bounded by [Limits], measured,
+// frozen, waited for and killed at once, whatever its processes do with
+// sessions and process groups.
 //
 // # Backends
 //
@@ -43,6 +46,11 @@
 //	AutoReap, AutoKill, NoNewPrivs   7.1 (clone3 flags)   —                             Clone3
 //	ForkExec, ForkCall               5.3                  any (cgo)                     —
 //	PidfdGetpid                      5.3                  2.39, or fdinfo               PIDFD_GET_INFO / fdinfo
+//	Group spawn inside, Wait, Stats  5.7                  2.39 or Clone3                Clone3
+//	Group.Kill                       5.14 (5.2: fallback) —                             yes
+//	Group.Freeze, Group.Thaw         5.2                  —                             yes
+//	Group limits                     controllers (cgroup) —                             yes
+//	GroupStats memory/pids peaks     5.19 / 6.1           —                             yes
 //
 // NoNewPrivs also works before 7.1: the child then sets it with prctl before
 // exec. A feature the machine lacks is reported as an error matching

@@ -10,7 +10,9 @@ import (
 	"io"
 	"log"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pidfd/spawn"
@@ -22,8 +24,7 @@ func ExampleSpawn() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer p.Release()   // close the pidfd
-	st, err := p.Wait() // parks in the runtime poller, then reaps
+	st, err := p.Wait() // reaps the child and closes the pidfd, as os.Process.Wait
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -46,7 +47,6 @@ func ExampleSpawnP() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer p.Release()
 	out, _ := io.ReadAll(r)
 	if _, err := p.Wait(); err != nil {
 		log.Fatal(err)
@@ -139,4 +139,147 @@ func ExampleProbe() {
 	for _, f := range spawn.Probe() {
 		fmt.Println(f) // "clone3: yes", "CLONE_AUTOREAP: no (needs Linux 7.1): …"
 	}
+}
+
+func ExampleOpenProcess() {
+	// A child started by other means (os/exec here): OpenProcess gives a
+	// handle that can never reach another process reusing its pid.
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer cmd.Process.Release() // the handle below reaps the child
+	p, err := spawn.OpenProcess(cmd.Process.Pid)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := p.Kill(); err != nil {
+		log.Fatal(err)
+	}
+	st, err := p.Wait() // our child: reaped here
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st)
+	// Output: signal: killed
+}
+
+func ExampleProcess_WaitContext() {
+	p, err := spawn.Spawn("/bin/sleep", []string{"sleep", "60"}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = p.WaitContext(ctx)
+	fmt.Println(err) // the child is left running, its handle open
+	fmt.Println("alive:", p.Signal(syscall.Signal(0)) == nil)
+
+	p.Kill()
+	st, err := p.Wait() // a later Wait still reaps it
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st)
+	// Output:
+	// context deadline exceeded
+	// alive: true
+	// signal: killed
+}
+
+func ExampleProcess_Signal() {
+	r, w, err := os.Pipe()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	// The shell says "ready" once its trap is set, then waits for SIGTERM.
+	p, err := spawn.Spawn("/bin/sh", []string{"sh", "-c", `trap 'exit 7' TERM; echo ready; while :; do sleep 0.01; done`},
+		&spawn.Attr{Files: []*os.File{nil, w, os.Stderr}})
+	w.Close()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := bufio.NewReader(r).ReadString('\n'); err != nil {
+		log.Fatal(err)
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil { // pidfd_send_signal
+		log.Fatal(err)
+	}
+	st, err := p.Wait()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st)
+	// After Wait the process is done, whatever the signal.
+	fmt.Println(errors.Is(p.Signal(syscall.SIGTERM), os.ErrProcessDone))
+	// Output:
+	// exit status 7
+	// true
+}
+
+func ExampleCgroup() {
+	// Needs a writable cgroup v2 hierarchy (root, or a delegated subtree).
+	root, err := spawn.Cgroup2Root()
+	if err != nil {
+		log.Fatal(err)
+	}
+	parent, err := spawn.OpenCgroup(root)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer parent.Close()
+	cg, err := parent.Mkdir(fmt.Sprintf("example-%d", os.Getpid()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The child is created inside the cgroup (CLONE_INTO_CGROUP): it never
+	// runs anywhere else, nor does anything it starts.
+	p, err := spawn.Spawn("/bin/sh", []string{"sh", "-c", "sleep 60 & sleep 60"}, &spawn.Attr{Cgroup: cg})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := cg.Kill(); err != nil { // every process in it, grandchildren too
+		log.Fatal(err)
+	}
+	st, err := p.Wait()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st)
+	// The orphaned grandchild leaves the cgroup once it is reaped by init.
+	for cg.Remove() != nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func ExampleAttr_autoKill() {
+	// Linux 7.1: the child is killed when its pidfd is closed, even if this
+	// program dies first. NoNewPrivs lets a process without CAP_SYS_ADMIN
+	// ask for it.
+	p, err := spawn.Spawn("/bin/sleep", []string{"sleep", "60"}, &spawn.Attr{AutoKill: true, NoNewPrivs: true})
+	if errors.Is(err, spawn.ErrNotSupported) {
+		fmt.Println(err) // "… needs Linux 7.1 (CLONE_PIDFD_AUTOKILL)"
+		return
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	p.Release() // SIGKILL: the child does not outlive its handle
+}
+
+func ExamplePidfdGetpid() {
+	p, err := spawn.Spawn("/bin/sleep", []string{"sleep", "60"}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Any pidfd, from this package or not, names its process's pid.
+	pid, err := spawn.PidfdGetpid(p.Fd())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(pid == p.Pid())
+	p.Kill()
+	p.Wait()
+	// Output: true
 }

@@ -22,6 +22,8 @@ package spawn
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -37,7 +39,7 @@ import (
 type cloneArgs struct {
 	flags      uint64
 	pidfd      uint64
-	_          uint64 // child_tid
+	childTID   uint64
 	_          uint64 // parent_tid
 	exitSignal uint64
 	stack      uint64
@@ -66,11 +68,18 @@ type clone3Call struct {
 
 var clone3Pool = sync.Pool{New: func() any { return new(clone3Call) }}
 
-// rawClone3 is the trampoline. It returns the child's pid, or the errno of
-// clone3 itself.
+// rawClone is the trampoline: it makes system call nr (SYS_CLONE3 or
+// SYS_CLONE) with arguments a0..a2 (the rest zero) on a thread with every
+// signal blocked, and in the child runs steps. It returns the child's pid,
+// or the errno of the call itself.
 //
 //go:noescape
-func rawClone3(args *cloneArgs, size uintptr, steps *rawStep, nsteps uintptr, res *rawResult) (pid uintptr, errno uintptr)
+func rawClone(nr, a0, a1, a2 uintptr, steps *rawStep, nsteps uintptr, res *rawResult) (pid uintptr, errno uintptr)
+
+// stackTop returns the 16-byte-aligned top of c's child stack.
+func (c *clone3Call) stackTop() uintptr {
+	return (uintptr(unsafe.Pointer(&c.stack[0])) + uintptr(len(c.stack))) &^ 15
+}
 
 // clone3 creates a child with flags that runs steps, and returns its pidfd
 // and pid; a failed step comes back as its index with the errno.
@@ -88,9 +97,8 @@ func clone3(flags uint64, cgroup int, steps []rawStep) (pidfd, pid int, failed i
 	}
 	// The stack grows down from its 16-byte-aligned top.
 	base := uintptr(unsafe.Pointer(&c.stack[0]))
-	top := (base + uintptr(len(c.stack))) &^ 15
 	c.args.stack = uint64(base)
-	c.args.stackSize = uint64(top - base)
+	c.args.stackSize = uint64(c.stackTop() - base)
 	c.pidfd = -1
 	c.res = rawResult{}
 
@@ -98,7 +106,7 @@ func clone3(flags uint64, cgroup int, steps []rawStep) (pidfd, pid int, failed i
 	if len(steps) > 0 {
 		stepsp = &steps[0]
 	}
-	r, errno := rawClone3(&c.args, unsafe.Sizeof(c.args), stepsp, uintptr(len(steps)), &c.res)
+	r, errno := rawClone(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0, stepsp, uintptr(len(steps)), &c.res)
 	if errno != 0 {
 		return -1, -1, -1, syscall.Errno(errno)
 	}
@@ -117,10 +125,23 @@ func spawnClone3(pl *plan) (*Process, error) {
 		}
 		pl.path = path
 	}
+	if useClonePath() {
+		return spawnClone(pl)
+	}
 	flags, pflags := cloneFlags(pl.attr)
 	rp := lowerPlan(pl)
+	if pl.sys != nil {
+		return spawnClone3Sys(pl, flags|pl.cloneNSFlags(), pflags, rp)
+	}
 	pidfd, pid, failed, err := clone3(flags, pl.cgroup, rp.steps)
 	runtime.KeepAlive(rp) // the steps point into rp's buffers
+	if (err == unix.ENOSYS || err == unix.EPERM) && failed < 0 && flags == 0 {
+		// The probe found clone3 working, but a seccomp filter installed
+		// since (a program may sandbox itself) refuses it: clone(2)
+		// from now on.
+		clone3Lost.Store(int32(err.(syscall.Errno)))
+		return spawnClone(pl)
+	}
 	if err != nil && failed < 0 {
 		return nil, clone3Err(err, pl, flags)
 	}
@@ -129,6 +150,133 @@ func spawnClone3(pl *plan) (*Process, error) {
 		return nil, pl.stepErr(rp.opOf(failed), err.(syscall.Errno))
 	}
 	return newProcess(pidfd, pid, Clone3, pflags), nil
+}
+
+// The clone(2) path. Where clone3 is filtered (the default seccomp profiles
+// of Docker, containerd and Kubernetes' RuntimeDefault answer it with
+// ENOSYS, so that C libraries fall back to clone; qemu-user has no clone3),
+// the Clone3 backend makes its child with
+//
+//	clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD|SIGCHLD)
+//
+// from the same trampoline, on the same stack of the child's own (CLONE_PIDFD
+// on clone: Linux 5.2). What clone3 did at creation the child does first,
+// as steps of its own before the plan's:
+//
+//   - CLONE_CLEAR_SIGHAND: every signal but SIGKILL and SIGSTOP is set to
+//     SIG_DFL, or to SIG_IGN where this process ignored it when the plan was
+//     built (ignored signals stay ignored across exec, caught ones do not).
+//     All signals are blocked until the plan's last steps restore the mask,
+//     so no handler of this process (the Go runtime catches nearly every
+//     signal) ever runs in the child. A disposition changed by another
+//     goroutine meanwhile can at worst leave a signal ignored or default in
+//     the child, never caught.
+//   - CLONE_INTO_CGROUP: the parent opens the target's cgroup.procs
+//     (close-on-exec) and the child writes "0" to it, moving itself, before
+//     anything else and long before exec: nothing the program starts can
+//     be outside it. An unopenable cgroup.procs fails the spawn before any
+//     child exists.
+//
+// The Linux 7.1 flags exist only in clone3: AutoReap and AutoKill fail with
+// ErrNotSupported naming the filter, NoNewPrivs is a prctl step.
+
+// Signal dispositions the child sets (struct sigaction: the handler in the
+// first word, no flags, an empty mask). Package variables: they never move.
+var (
+	sigactDfl  = [sigactionWords]uint64{0}
+	sigactIgn  = [sigactionWords]uint64{1}
+	cgroupSelf = [8]byte{'0'}
+)
+
+// Step kinds of the clone path's own steps, for errors.
+const (
+	opCloneSigReset opKind = 0x100 + iota
+	opCloneCgroup
+)
+
+// cloneSteps is the clone path's step list: its own, then the plan's.
+type cloneSteps struct{ steps []rawStep }
+
+var cloneStepsPool = sync.Pool{New: func() any { return &cloneSteps{steps: make([]rawStep, 0, 96)} }}
+
+// ignoredSignals returns the set of signals this process ignores (SIG_IGN).
+func ignoredSignals() uint64 {
+	var set uint64
+	var act [sigactionWords]uint64
+	for sig := uintptr(1); sig <= 64; sig++ {
+		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
+			continue
+		}
+		_, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, 0, uintptr(unsafe.Pointer(&act)), 8, 0, 0)
+		if e == 0 && act[0] == 1 {
+			set |= 1 << (sig - 1)
+		}
+	}
+	return set
+}
+
+func spawnClone(pl *plan) (*Process, error) {
+	cs := cloneStepsPool.Get().(*cloneSteps)
+	defer func() {
+		if cap(cs.steps) <= 1024 {
+			cs.steps = cs.steps[:0]
+			cloneStepsPool.Put(cs)
+		}
+	}()
+	steps := cs.steps[:0]
+	ign := ignoredSignals()
+	for sig := uint64(1); sig <= 64; sig++ {
+		if sig == uint64(unix.SIGKILL) || sig == uint64(unix.SIGSTOP) {
+			continue
+		}
+		act := &sigactDfl
+		if ign&(1<<(sig-1)) != 0 {
+			act = &sigactIgn
+		}
+		steps = append(steps, rawStep{nr: unix.SYS_RT_SIGACTION, a: [6]uint64{sig, uint64(uintptr(unsafe.Pointer(act))), 0, 8}, op: int64(opCloneSigReset)})
+	}
+	if pl.cgroup >= 0 {
+		// What CLONE_INTO_CGROUP says of a descriptor that is not a
+		// cgroup2 directory, before any child exists.
+		if magic, err := fsMagic(pl.cgroup); err != nil || magic != unix.CGROUP2_SUPER_MAGIC {
+			return nil, &os.PathError{Op: "clone into cgroup", Path: pl.attr.Cgroup.Path(), Err: syscall.EBADF}
+		}
+		procs, err := unix.Openat(pl.cgroup, "cgroup.procs", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: pl.attr.Cgroup.Path() + "/cgroup.procs", Err: err}
+		}
+		defer unix.Close(procs)
+		steps = append(steps, rawStep{nr: unix.SYS_WRITE, a: [6]uint64{uint64(procs), uint64(uintptr(unsafe.Pointer(&cgroupSelf))), 1}, op: int64(opCloneCgroup)})
+	}
+	own := int32(len(steps))
+	rp := lowerPlan(pl)
+	steps = append(steps, rp.steps...)
+	cs.steps = steps
+
+	c := clone3Pool.Get().(*clone3Call)
+	defer clone3Pool.Put(c)
+	c.pidfd = -1
+	c.res = rawResult{}
+	flags := uintptr(unix.CLONE_VM|unix.CLONE_VFORK|unix.CLONE_PIDFD) | uintptr(syscall.SIGCHLD)
+	r, errno := rawClone(unix.SYS_CLONE, flags, c.stackTop(), uintptr(unsafe.Pointer(&c.pidfd)), &steps[0], uintptr(len(steps)), &c.res)
+	runtime.KeepAlive(rp) // the steps point into rp's buffers
+	if errno != 0 {
+		return nil, &os.PathError{Op: "clone", Path: pl.path, Err: syscall.Errno(errno)}
+	}
+	pidfd, pid := int(c.pidfd), int(r)
+	if c.res.errno == 0 {
+		return newProcess(pidfd, pid, Clone3, 0), nil
+	}
+	reapAndClose(pidfd, false)
+	errno = uintptr(c.res.errno)
+	switch failed := c.res.step; {
+	case failed >= own:
+		return nil, pl.stepErr(rp.opOf(failed-own), syscall.Errno(errno))
+	case steps[failed].op == int64(opCloneCgroup):
+		return nil, &os.PathError{Op: "write", Path: pl.attr.Cgroup.Path() + "/cgroup.procs", Err: syscall.Errno(errno)}
+	default:
+		return nil, &os.PathError{Op: "rt_sigaction", Path: pl.path, Err: syscall.Errno(errno)}
+	}
 }
 
 // cloneFlags maps the lifecycle fields of attr to clone3 flags.
@@ -169,102 +317,339 @@ func clone3Err(err error, pl *plan, flags uint64) error {
 	return &os.PathError{Op: "clone3", Path: pl.path, Err: err}
 }
 
-// probeClone3 creates a child that exits at once, with extra flags, and
-// reports whether clone3 accepted them. EINVAL means "unknown flag".
-func probeClone3(extra uint64) error {
-	steps := []rawStep{{nr: unix.SYS_EXIT_GROUP}}
-	pidfd, _, _, err := clone3(extra, -1, steps)
-	if err != nil {
-		return err
+// Probes.
+//
+// Whether clone3 takes a set of flags is asked without creating a child and
+// without a descriptor: the flags go with CLONE_INTO_CGROUP and a cgroup
+// descriptor that cannot be open (INT_MAX, above any RLIMIT_NOFILE). The
+// kernel checks the flags (clone3_args_valid, then copy_process's checks of
+// their combinations) before it looks the cgroup up, and fails the lookup
+// with EBADF before the new task is visible or has run: EBADF means "these
+// flags are known". EINVAL means they are not (or CLONE_INTO_CGROUP is not:
+// Linux < 5.7), ENOSYS that clone3 itself is missing or filtered. So no
+// SIGCHLD reaches a program watching for it, and a full descriptor table
+// changes no answer. Only where CLONE_INTO_CGROUP is unknown (Linux 5.5 and
+// 5.6) does the Clone3 probe create a child, with no exit signal.
+//
+// A probe's answer is cached once it is conclusive: the flags work, or the
+// kernel refused them in a way that will not change (ENOSYS, EINVAL, E2BIG,
+// a filter's EPERM). Anything else (EAGAIN from RLIMIT_NPROC or pids.max,
+// ENOMEM, EMFILE for the pidfd that CLONE_PIDFD_AUTOKILL needs, EINTR) is
+// returned as the syscall error it is, and the probe runs again next time.
+
+// probeExit is the plan of a probe child, should one be created: exit.
+var probeExit = [1]rawStep{{nr: unix.SYS_EXIT_GROUP}}
+
+// clone3Accepts reports whether clone3 takes flags (with CLONE_INTO_CGROUP),
+// without creating a child: nil, or clone3's errno.
+func clone3Accepts(flags uint64) error {
+	c := clone3Pool.Get().(*clone3Call)
+	defer clone3Pool.Put(c)
+	c.args = cloneArgs{
+		flags:  flags | unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_INTO_CGROUP,
+		cgroup: math.MaxInt32,
 	}
-	reapAndClose(pidfd, extra&_CLONE_AUTOREAP != 0)
+	c.pidfd = -1
+	if flags&unix.CLONE_PIDFD != 0 {
+		c.args.pidfd = uint64(uintptr(unsafe.Pointer(&c.pidfd)))
+	}
+	base := uintptr(unsafe.Pointer(&c.stack[0]))
+	c.args.stack = uint64(base)
+	c.args.stackSize = uint64(c.stackTop() - base)
+	r, errno := rawClone(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0, &probeExit[0], 1, &c.res)
+	switch syscall.Errno(errno) {
+	case unix.EBADF:
+		return nil // the flags passed; the cgroup lookup stopped it
+	case 0:
+		// A kernel that never looked at the cgroup made a child, which has
+		// exited (it shared the memory and ran exit_group): the flags
+		// work. Collect it; it had no exit signal.
+		reapProbeChild(int(r), int(c.pidfd), flags&_CLONE_AUTOREAP != 0)
+		return nil
+	}
+	return syscall.Errno(errno)
+}
+
+// clone3Child reports whether clone3 takes flags by creating a child that
+// exits at once, with no exit signal (no SIGCHLD) and no pidfd (no
+// descriptor), and reaping it by its pid.
+func clone3Child(flags uint64) error {
+	c := clone3Pool.Get().(*clone3Call)
+	defer clone3Pool.Put(c)
+	c.args = cloneArgs{flags: flags | unix.CLONE_VM | unix.CLONE_VFORK}
+	base := uintptr(unsafe.Pointer(&c.stack[0]))
+	c.args.stack = uint64(base)
+	c.args.stackSize = uint64(c.stackTop() - base)
+	r, errno := rawClone(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0, &probeExit[0], 1, &c.res)
+	if errno != 0 {
+		return syscall.Errno(errno)
+	}
+	reapProbeChild(int(r), -1, false)
 	return nil
 }
 
-// probeOnce runs fn until its answer is conclusive and caches that: nil, or
-// an error that will not change (ENOSYS, EINVAL, a filter's EPERM). A
-// transient failure (EAGAIN from RLIMIT_NPROC, pid_max or pids.max; ENOMEM)
-// says nothing about the kernel: it is returned, not kept, and the next call
-// probes again. Cached once, a result costs one atomic load.
-func probeOnce(fn func() error) func() error {
+// reapProbeChild collects a probe's child, which has exited.
+func reapProbeChild(pid, pidfd int, autoreap bool) {
+	if !autoreap {
+		var si unix.Siginfo
+		for unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WALL, nil) == unix.EINTR {
+		}
+	}
+	if pidfd >= 0 {
+		unix.Close(pidfd)
+	}
+}
+
+// probeOnce runs fn until its answer is conclusive and caches that. Cached
+// once, a result costs one atomic load.
+func probeOnce[T any](fn func() (T, error)) func() (T, error) {
 	var (
 		mu   sync.Mutex
 		done atomic.Bool
-		res  error
+		res  T
+		rerr error
 	)
-	return func() error {
+	return func() (T, error) {
 		if done.Load() {
-			return res
+			return res, rerr
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		if done.Load() {
-			return res
+			return res, rerr
 		}
-		err := fn()
-		if !transient(err) {
-			res = err
+		v, err := fn()
+		if conclusive(err) {
+			res, rerr = v, err
 			done.Store(true)
 		}
-		return err
+		return v, err
 	}
 }
 
-// transient reports whether a failed clone3 may work on a later try.
-func transient(err error) bool {
-	return errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EINTR)
+// conclusive reports whether a probe's answer will be the same next time:
+// success, or clone3 refusing for good (missing or filtered, unknown flags,
+// a struct it does not take, a policy's EPERM).
+func conclusive(err error) bool {
+	if err == nil {
+		return true
+	}
+	for _, e := range []error{unix.ENOSYS, unix.EINVAL, unix.E2BIG, unix.EPERM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
-var clone3Probe = probeOnce(func() error {
-	switch err := probeClone3(0); {
+// clone3Mode is how the Clone3 backend creates children on this machine.
+type clone3Mode struct {
+	// viaClone: clone3 cannot serve (why says why), clone(2) does.
+	viaClone bool
+	// why is nil when clone3 works; else why it cannot serve, an error
+	// matching ErrNotSupported and the errno clone3 gave.
+	why error
+}
+
+// kernelRelease returns the running kernel's release ("6.18.0-1-amd64"),
+// or "" where uname fails.
+func unameRelease() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// releaseAtLeast compares a release such as "6.18.4-foo" with major.minor;
+// an unreadable release counts as new enough.
+func releaseAtLeast(rel string, major, minor int) bool {
+	var a, b int
+	if n, _ := fmt.Sscanf(rel, "%d.%d", &a, &b); n < 2 {
+		return true
+	}
+	return a > major || a == major && b >= minor
+}
+
+// probeClone3 finds out how the Clone3 backend can create children. The
+// error is for an inconclusive answer only (see probeOnce).
+func probeClone3() (clone3Mode, error) {
+	err := clone3Accepts(unix.CLONE_CLEAR_SIGHAND)
+	if err == unix.EINVAL {
+		// No CLONE_INTO_CGROUP (Linux < 5.7): ask about
+		// CLONE_CLEAR_SIGHAND alone, from a child without exit signal.
+		err = clone3Child(unix.CLONE_CLEAR_SIGHAND)
+	}
+	return clone3ModeFor(err, unameRelease())
+}
+
+// clone3ModeFor maps the probe's answer err on kernel release rel to the
+// Clone3 backend's mode, or to an inconclusive error.
+func clone3ModeFor(err error, rel string) (clone3Mode, error) {
+	// The clone path needs CLONE_PIDFD on clone (5.2) and, as everything
+	// here, waitid(P_PIDFD) (5.4).
+	cloneServes := releaseAtLeast(rel, 5, 4)
+	switch {
 	case err == nil:
-		return nil
+		return clone3Mode{}, nil
+	case err == unix.ENOSYS && !releaseAtLeast(rel, 5, 3):
+		return clone3Mode{why: unsupported(err, "Clone3 needs Linux 5.4 (this kernel is too old: Linux %s has no clone3)", rel)}, nil
 	case err == unix.ENOSYS:
-		return unsupported(err, "Clone3 needs Linux 5.3 (clone3 is missing: an older kernel, a seccomp filter or an emulator)")
+		return clone3Mode{viaClone: cloneServes, why: unsupported(err, "clone3 filtered (ENOSYS on Linux %s ≥ 5.3: a seccomp filter or an emulator)", rel)}, nil
+	case err == unix.EPERM:
+		return clone3Mode{viaClone: cloneServes, why: unsupported(err, "clone3 filtered (EPERM: a seccomp filter or a security policy)")}, nil
 	case err == unix.EINVAL:
-		return unsupported(err, "Clone3 needs Linux 5.5 (CLONE_CLEAR_SIGHAND)")
-	case transient(err):
+		return clone3Mode{viaClone: cloneServes, why: unsupported(err, "clone3 has no CLONE_CLEAR_SIGHAND (needs Linux 5.5; this is Linux %s)", rel)}, nil
+	case err == unix.E2BIG:
+		return clone3Mode{viaClone: cloneServes, why: unsupported(err, "clone3 refuses struct clone_args of 88 bytes")}, nil
+	}
+	return clone3Mode{}, os.NewSyscallError("clone3", err)
+}
+
+var clone3State = probeOnce(probeClone3)
+
+// forceClonePath makes the Clone3 backend take the clone(2) path where
+// clone3 works: set by the tests only, so that the path's behaviour is
+// tested on every machine.
+var forceClonePath atomic.Bool
+
+// clone3Lost is the errno (ENOSYS or EPERM) of a clone3 that failed after
+// the probe had found it working: a seccomp filter installed since.
+var clone3Lost atomic.Int32
+
+// useClonePath reports whether the Clone3 backend creates children with
+// clone(2) rather than clone3.
+func useClonePath() bool {
+	if forceClonePath.Load() || clone3Lost.Load() != 0 {
+		return true
+	}
+	m, err := clone3State()
+	return err == nil && m.viaClone
+}
+
+// clonePathReason says why the Clone3 backend uses clone(2), and the errno
+// of clone3 that shows it.
+func clonePathReason() (string, error) {
+	if e := clone3Lost.Load(); e != 0 {
+		return fmt.Sprintf("clone3 filtered (%s since the first spawn: a seccomp filter installed later)", unix.ErrnoName(syscall.Errno(e))), syscall.Errno(e)
+	}
+	if m, err := clone3State(); err == nil && m.why != nil {
+		if u, ok := m.why.(*unsupportedError); ok {
+			return u.what, u.err
+		}
+		return m.why.Error(), m.why
+	}
+	return "clone3 is not used here (the clone(2) path is forced)", nil
+}
+
+func availableClone3() error {
+	m, err := clone3State()
+	switch {
+	case err != nil:
 		// Out of processes or memory right now: the spawn fails as its
 		// own clone3 would, and Clone3 is probed again next time.
-		return os.NewSyscallError("clone3", err)
-	default:
-		return unsupported(err, "Clone3: clone3 failed")
+		return err
+	case m.why != nil && !m.viaClone:
+		return m.why
 	}
-})
-
-func availableClone3() error { return clone3Probe() }
+	return nil
+}
 
 // Lifecycle flag probes, one per flag (Linux 7.1), each cached once
-// conclusive.
+// conclusive. CLONE_PIDFD_AUTOKILL needs CLONE_PIDFD with it (so a free
+// descriptor, which the kernel takes back) and CLONE_AUTOREAP.
 var (
-	probeAutoReap = probeOnce(func() error { return probeClone3(_CLONE_AUTOREAP) })
-	probeNNP      = probeOnce(func() error { return probeClone3(_CLONE_NNP) })
-	probeAutoKill = probeOnce(func() error {
-		return probeClone3(_CLONE_AUTOREAP | _CLONE_PIDFD_AUTOKILL | _CLONE_NNP)
-	})
+	autoReapProbe = probeFlags(_CLONE_AUTOREAP)
+	nnpProbe      = probeFlags(_CLONE_NNP)
+	autoKillProbe = probeFlags(unix.CLONE_PIDFD | _CLONE_AUTOREAP | _CLONE_PIDFD_AUTOKILL | _CLONE_NNP)
 )
+
+func probeFlags(flags uint64) func() (struct{}, error) {
+	return probeOnce(func() (struct{}, error) {
+		return struct{}{}, clone3Accepts(unix.CLONE_CLEAR_SIGHAND | flags)
+	})
+}
+
+func probeAutoReap() error { _, err := autoReapProbe(); return err }
+func probeNNP() error      { _, err := nnpProbe(); return err }
+func probeAutoKill() error { _, err := autoKillProbe(); return err }
 
 // nnpAtClone reports whether NoNewPrivs is carried by CLONE_NNP (Linux ≥
 // 7.1) rather than by a prctl step in the child.
 func nnpAtClone(attr *Attr) bool {
-	return attr.NoNewPrivs && (attr.Backend == Auto || attr.Backend == Clone3) && probeNNP() == nil
+	if !attr.NoNewPrivs || attr.Backend != Auto && attr.Backend != Clone3 || useClonePath() {
+		return false
+	}
+	return probeNNP() == nil
 }
 
 // lifecycleSupported checks the Linux 7.1 flags attr asks for.
 func lifecycleSupported(attr *Attr) error {
+	if !attr.AutoReap && !attr.AutoKill {
+		return nil
+	}
+	if useClonePath() {
+		name, flag := "AutoReap", "CLONE_AUTOREAP"
+		if attr.AutoKill {
+			name, flag = "AutoKill", "CLONE_PIDFD_AUTOKILL"
+		}
+		why, errno := clonePathReason()
+		return unsupported(errno, "%s needs clone3 with %s (Linux 7.1): %s", name, flag, why)
+	}
 	if attr.AutoKill {
-		if err := probeAutoKill(); transient(err) {
+		if err := probeAutoKill(); !conclusive(err) {
 			return os.NewSyscallError("clone3", err)
 		} else if err != nil {
 			return unsupported(err, "AutoKill needs Linux 7.1 (CLONE_PIDFD_AUTOKILL)")
 		}
 	}
-	if attr.AutoReap || attr.AutoKill {
-		if err := probeAutoReap(); transient(err) {
-			return os.NewSyscallError("clone3", err)
-		} else if err != nil {
-			return unsupported(err, "AutoReap needs Linux 7.1 (CLONE_AUTOREAP)")
-		}
+	if err := probeAutoReap(); !conclusive(err) {
+		return os.NewSyscallError("clone3", err)
+	} else if err != nil {
+		return unsupported(err, "AutoReap needs Linux 7.1 (CLONE_AUTOREAP)")
 	}
 	return nil
+}
+
+// clone3Why says why clone3 itself is not used: nil where it works (and is
+// not only bypassed by the tests), else an error matching ErrNotSupported.
+func clone3Why() error {
+	if e := clone3Lost.Load(); e != 0 {
+		why, errno := clonePathReason()
+		return unsupported(errno, "%s", why)
+	}
+	m, err := clone3State()
+	if err != nil {
+		return err
+	}
+	return m.why
+}
+
+// clone3Filtered says why clone3 is refused here (a seccomp filter or an
+// emulator: ENOSYS on a kernel that has clone3, EPERM; or no
+// CLONE_CLEAR_SIGHAND), where the Clone3 backend takes its clone(2) path;
+// nil where clone3 works (forcing the clone path in tests changes nothing
+// here).
+func clone3Filtered() error {
+	if clone3Lost.Load() != 0 {
+		return clone3Why()
+	}
+	if m, err := clone3State(); err == nil && m.viaClone {
+		return m.why
+	}
+	return nil
+}
+
+// clone3Report is what Probe says of clone3: how the Clone3 backend creates
+// children ("" for clone3 itself), and whether clone3 works.
+func clone3Report() (via string, err error) {
+	m, err := clone3State()
+	if err != nil {
+		return "", err
+	}
+	if useClonePath() {
+		why, _ := clonePathReason()
+		via = "clone(2), since " + why
+	}
+	return via, m.why
 }

@@ -190,6 +190,9 @@ func forkSetup(args *ForkArgs, attrCgroup int) (forkConf, error) {
 }
 
 func spawnForkNP(pl *plan, args *ForkArgs) (*Process, error) {
+	if f := forkNPLacks(pl.attr); f != "" {
+		return nil, unsupported(nil, "Attr.%s needs the Clone3 backend (ForkNP forks, then unshares)", f)
+	}
 	if err := args.validate(); err != nil {
 		return nil, &os.PathError{Op: "fork_np", Path: pl.path, Err: err}
 	}

@@ -27,6 +27,19 @@ import (
 // there; on 7.1 and later it returns and the caller tests the real thing.
 func needLinux71(t *testing.T, attr Attr, flag string) {
 	t.Helper()
+	if useClonePath() && kernelAtLeast(kernelRelease(), 7, 1) {
+		// A 7.1 kernel whose clone3 is filtered: refused all the same,
+		// naming the filter.
+		is := is.New(t)
+		attr.Backend = Clone3
+		p, err := Spawn("/bin/true", []string{"true"}, &attr)
+		is.True(p == nil)                                // no child
+		is.True(errors.Is(err, ErrNotSupported))         // refused as unsupported
+		is.True(strings.Contains(err.Error(), flag))     // naming the flag
+		is.True(strings.Contains(err.Error(), "clone3")) // and clone3
+		why, _ := clonePathReason()
+		t.Skipf("%s needs clone3: %s", flag, why)
+	}
 	if kernelAtLeast(kernelRelease(), 7, 1) {
 		return
 	}
@@ -59,6 +72,7 @@ func TestAutoReap(t *testing.T) {
 	p, err := Spawn("/bin/sh", []string{"sh", "-c", "exit 42"}, &Attr{AutoReap: true})
 	is.NoErr(err)                 // Auto routes AutoReap to Clone3
 	is.Equal(p.Backend(), Clone3) // the only backend that can
+	fd := p.Fd()
 	st, err := p.Wait()
 	is.NoErr(err)                 // Wait works without a zombie
 	is.Equal(st.ExitCode(), 42)   // the status comes from PIDFD_GET_INFO
@@ -66,8 +80,7 @@ func TestAutoReap(t *testing.T) {
 	var si unix.Siginfo
 	err = unix.Waitid(unix.P_ALL, 0, &si, unix.WEXITED|unix.WNOHANG, nil)
 	is.True(errors.Is(err, unix.ECHILD)) // no child left to reap: it never was a zombie
-	is.True(errors.Is(p.Signal(syscall.SIGTERM), os.ErrProcessDone))
-	p.Release()
+	checkEnded(t, p, fd)                 // Wait closed the pidfd of the autoreaped child too
 
 	q, err := Spawn("/bin/sleep", []string{"sleep", "60"}, &Attr{AutoReap: true})
 	is.NoErr(err)
@@ -114,6 +127,11 @@ func TestAutoReapThreadGroup(t *testing.T) {
 
 func TestNoNewPrivsAtClone(t *testing.T) {
 	is := is.New(t)
+	if useClonePath() {
+		is.True(!nnpAtClone(&Attr{NoNewPrivs: true})) // no clone3: NoNewPrivs is a prctl step in the child
+		why, _ := clonePathReason()
+		t.Skipf("CLONE_NNP needs clone3: %s", why)
+	}
 	if !kernelAtLeast(kernelRelease(), 7, 1) {
 		is.True(errors.Is(probeNNP(), syscall.EINVAL)) // before 7.1 clone3 refuses CLONE_NNP
 		is.True(!nnpAtClone(&Attr{NoNewPrivs: true}))  // so NoNewPrivs is a prctl step in the child
@@ -153,11 +171,21 @@ func TestAutoKill(t *testing.T) {
 	p := autoKillChild(t)
 	is.Equal(p.Backend(), Clone3)
 	watch, err := OpenProcess(p.Pid())
-	is.NoErr(err)         // a pidfd_open handle, which does not keep the child alive
-	is.NoErr(p.Signal(0)) // alive while the Process is held
+	is.NoErr(err)                         // a pidfd_open handle, which does not keep the child alive
+	is.NoErr(p.Signal(syscall.Signal(0))) // alive while the Process is held
 	is.NoErr(p.Release())
 	st := waitGone(t, watch)
 	is.Equal(st.Signal(), syscall.SIGKILL) // SIGKILLed when the clone3 pidfd closed
+
+	// Wait on an AutoKill child that exited by itself closes its pidfd
+	// like any other (which kills nothing: it is gone).
+	p, err = Spawn("/bin/sh", []string{"sh", "-c", "exit 3"}, &Attr{AutoKill: true, NoNewPrivs: true})
+	is.NoErr(err)
+	fd := p.Fd()
+	st, err = p.Wait()
+	is.NoErr(err)
+	is.Equal(st.ExitCode(), 3) // its own status, not a kill
+	checkEnded(t, p, fd)
 
 	// A duplicate of the pidfd keeps it alive until it is closed too.
 	p = autoKillChild(t)
@@ -167,7 +195,7 @@ func TestAutoKill(t *testing.T) {
 	is.NoErr(err)
 	is.NoErr(p.Release())
 	time.Sleep(50 * time.Millisecond)
-	is.NoErr(watch.Signal(0)) // still alive: the dup holds the file
+	is.NoErr(watch.Signal(syscall.Signal(0))) // still alive: the dup holds the file
 	unix.Close(dup)
 	is.Equal(waitGone(t, watch).Signal(), syscall.SIGKILL) // gone with the last reference
 }

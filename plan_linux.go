@@ -64,6 +64,7 @@ type plan struct {
 	mask   uint64 // SigMask as a kernel sigset
 	cgroup int    // cgroup directory fd, or -1
 	attr   *Attr
+	sys    *sysPlan // the SysProcAttr steps' data, or nil
 
 	temps []int      // parent-side duplicates, closed after the spawn
 	keep  []*os.File // Files, kept open until the spawn is over
@@ -102,14 +103,19 @@ func buildPlan(path string, argv []string, attr *Attr, search bool) (*plan, erro
 		pl.keep = append(pl.keep, attr.Cgroup.f)
 	}
 	pl.ops = pl.opBuf[:0]
+	pl.addSysFirst(attr)
 	if attr.Setsid {
 		pl.ops = append(pl.ops, op{kind: opSetsid})
 	}
-	if attr.Setpgid {
+	if attr.Setpgid || attr.Foreground {
 		pl.ops = append(pl.ops, op{kind: opSetpgid, a: int32(attr.Pgid)})
 	}
 	if attr.ResetIDs {
 		pl.ops = append(pl.ops, op{kind: opResetIDs, a: int32(os.Getgid()), b: int64(os.Getuid())})
+	}
+	if err := pl.addSysIDs(attr); err != nil {
+		pl.done()
+		return nil, err
 	}
 	first := 3
 	if attr.Files != nil {
@@ -125,6 +131,7 @@ func buildPlan(path string, argv []string, attr *Attr, search bool) (*plan, erro
 	if attr.Dir != "" {
 		pl.ops = append(pl.ops, op{kind: opChdir})
 	}
+	pl.addSysTerminal(attr)
 	for _, rl := range attr.Rlimits {
 		pl.ops = append(pl.ops, op{kind: opRlimit, a: int32(rl.Resource), b: int64(rl.Cur), c: int64(rl.Max)})
 	}
@@ -140,6 +147,7 @@ func buildPlan(path string, argv []string, attr *Attr, search bool) (*plan, erro
 	for _, s := range attr.SigMask {
 		pl.mask |= sigbit(s)
 	}
+	pl.addSysLast(attr)
 	pl.ops = append(pl.ops, op{kind: opSigMask}, op{kind: opExec})
 	return pl, nil
 }
@@ -211,6 +219,9 @@ func (pl *plan) done() {
 
 // stepErr turns a failed step into the error Spawn returns.
 func (pl *plan) stepErr(k opKind, errno syscall.Errno) error {
+	if err := pl.sysStepErr(k, errno); err != nil {
+		return err
+	}
 	name := "spawn"
 	if int(k) > 0 && int(k) < len(opNames) {
 		name = opNames[k]

@@ -39,9 +39,12 @@ func (f Feature) String() string {
 // package uses (pidfd_open and pidfd_send_signal, waitid P_PIDFD, clone3,
 // CLONE_INTO_CGROUP, PIDFD_GET_INFO, the Linux 7.1 clone3 flags, cgroup2),
 // with the reason for each that is missing, and the RLIMIT_NOFILE a [Cmd]
-// child gets. Every probe makes the real call (a clone3 child that exits at
-// once, an ioctl on a pidfd of this process) rather than trusting version
-// numbers, which seccomp filters and emulators misreport. The backend and
+// child gets. Every probe makes the real call (a clone3 whose flags the
+// kernel checks before it refuses a cgroup descriptor that cannot be open,
+// so that no child is created; an ioctl on a pidfd of this process) rather
+// than trusting version numbers, which seccomp filters and emulators
+// misreport: a clone3 filtered to ENOSYS on a kernel that has it is reported
+// as filtered, not as an old kernel. The backend and
 // clone3 flag probes are the package's own, run once and cached; the rest
 // are cheap and run on each call.
 func Probe() []Feature { return probe() }

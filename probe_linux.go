@@ -51,7 +51,8 @@ func probe() []Feature {
 	fs = append(fs, glibc)
 
 	add("backend pidfd_spawn", "cgo, glibc 2.39, Linux 5.4", Available(PidfdSpawn))
-	add("backend clone3", "Linux 5.5, amd64 or arm64", Available(Clone3))
+	clone3Via, clone3Err := clone3Report()
+	fs = append(fs, Feature{Name: "backend clone3", Value: clone3Via, Requires: "Linux 5.4 (clone3 5.5, else clone(2)), amd64 or arm64", Err: Available(Clone3)})
 	add("backend fork_np", "cgo, Linux 5.3", Available(ForkNP))
 	auto := Feature{Name: "backend auto", Requires: "a backend above"}
 	if b, err := choose(&Attr{}); err != nil {
@@ -69,7 +70,7 @@ func probe() []Feature {
 		add("PIDFD_GET_INFO", "Linux 6.13", probePidfdInfo(pidfd))
 		unix.Close(pidfd)
 	}
-	add("clone3", "Linux 5.5 (CLONE_CLEAR_SIGHAND)", availableClone3())
+	add("clone3", "Linux 5.5 (CLONE_CLEAR_SIGHAND), not filtered", clone3Err)
 	add("CLONE_INTO_CGROUP", "Linux 5.7", probeIntoCgroup())
 	add("CLONE_AUTOREAP", "Linux 7.1", lifecycleSupported(&Attr{AutoReap: true}))
 	add("CLONE_NNP", "Linux 7.1", probeCloneNNP())
@@ -136,7 +137,11 @@ func probeCloneNNP() error {
 	if err := availableClone3(); err != nil {
 		return err
 	}
-	return unsupported(nil, "CLONE_NNP needs Linux 7.1 (NoNewPrivs falls back to prctl in the child)")
+	if useClonePath() {
+		why, errno := clonePathReason()
+		return unsupported(errno, "CLONE_NNP is a clone3 flag: %s (NoNewPrivs falls back to prctl in the child)", why)
+	}
+	return unsupported(probeNNP(), "CLONE_NNP needs Linux 7.1 (NoNewPrivs falls back to prctl in the child)")
 }
 
 // probeIntoCgroup makes a real clone3 with CLONE_INTO_CGROUP into the
@@ -147,6 +152,10 @@ func probeCloneNNP() error {
 func probeIntoCgroup() error {
 	if err := availableClone3(); err != nil {
 		return err
+	}
+	if useClonePath() {
+		why, errno := clonePathReason()
+		return unsupported(errno, "CLONE_INTO_CGROUP is a clone3 flag: %s (the Clone3 backend writes cgroup.procs in the child instead)", why)
 	}
 	dir, err := selfCgroup()
 	if err != nil {
@@ -226,7 +235,19 @@ func selfCgroup() (string, error) {
 //     limit (results are cached per current limit).
 //   - Where that child cannot be traced (ptrace denied by seccomp or Yama,
 //     this process already traced), the original is unknown and Cmd
-//     children inherit the raised limit; Probe says so.
+//     children inherit the raised limit; Probe says so. That answer is
+//     cached; a failure for want of resources (EMFILE or ENFILE for the
+//     pipe ForkExec needs, EAGAIN under pids.max, ENOMEM) is not: that
+//     Cmd's child inherits the raised limit, Start succeeds all the same,
+//     and the next Start probes again.
+//   - The probe's child is this process's own: while it stops and when it
+//     is killed, the kernel sends this process SIGCHLD for it (a ptrace
+//     stop always notifies the tracer). A program that counts SIGCHLDs
+//     against the children it started sees one or two more, once per
+//     limit, at the first Cmd.Start (or Probe) with the runtime's mark.
+//     Where that matters, set RLIMIT_NOFILE in Attr.Rlimits (no probe
+//     runs), or give the process a limit the runtime leaves alone
+//     (soft = hard).
 //
 // Every build (cgo or not, any glibc) takes this path: the runtime's
 // start-up does not depend on cgo.
@@ -263,14 +284,30 @@ func execNofile() (cur, child unix.Rlimit, err error) {
 	nofileProbe.Lock()
 	defer nofileProbe.Unlock()
 	if !nofileProbe.done || nofileProbe.cur != cur {
-		nofileProbe.child, nofileProbe.err = probeExecNofile()
+		lim, err := probeExecNofile()
+		if err != nil && !nofileConclusive(err) {
+			// Descriptors, processes or memory ran short: the child
+			// inherits this time, the next call asks again.
+			return cur, cur, err
+		}
+		nofileProbe.child, nofileProbe.err = lim, err
 		nofileProbe.cur, nofileProbe.done = cur, true
 	}
 	return cur, nofileProbe.child, nofileProbe.err
 }
 
-// nofileProbe caches probeExecNofile for one value of the current limit. A
-// failure is cached too: what denies ptrace once denies it again.
+// nofileConclusive reports a probe failure that the next try would meet
+// again: ptrace denied by policy (seccomp, Yama) or this process traced
+// already (EPERM), /proc/self/exe not executable (EACCES), no ptrace at all
+// (ENOSYS). Anything else (EMFILE or ENFILE for the probe's pipe, EAGAIN
+// under pids.max, ENOMEM, a child that ended without stopping) is not
+// cached.
+func nofileConclusive(err error) bool {
+	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOSYS)
+}
+
+// nofileProbe caches probeExecNofile for one value of the current limit:
+// its result, or a conclusive failure (nofileConclusive).
 var nofileProbe struct {
 	sync.Mutex
 	done       bool

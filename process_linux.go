@@ -39,7 +39,8 @@ type pidfdHandle struct {
 	refs    atomic.Uint64 // bit 0: released; above it, references held
 	fdDone  atomic.Bool   // the descriptor has been closed
 	cleanup runtime.Cleanup
-	wake    chan struct{} // Wait's notification (cap 1), made by its first use
+	wake    chan struct{} // Wait's notification in the wait set (cap 1), made by its first use
+	kick    atomic.Int32  // 1 + the eventfd of a Wait blocked on the handle, or 0
 }
 
 func (h *pidfdHandle) closed() bool { return h.refs.Load()&1 != 0 }
@@ -70,25 +71,56 @@ func (h *pidfdHandle) closeFd() {
 	h.fdDone.Store(true)
 }
 
+// markReleased sets the released bit; it reports false if it was set
+// already, and whether the descriptor was closed then and there (no
+// reference was held).
+func (h *pidfdHandle) markReleased() (ok, closedNow bool) {
+	for {
+		s := h.refs.Load()
+		if s&1 != 0 {
+			return false, false
+		}
+		if h.refs.CompareAndSwap(s, s|1) {
+			if s == 0 {
+				h.closeFd()
+				return true, true
+			}
+			return true, false
+		}
+	}
+}
+
 // close releases the handle and returns once the pidfd is closed: a Wait
 // parked on it is woken (it returns ErrReleased) and calls in progress
 // finish first.
 func (h *pidfdHandle) close() error {
-	for {
-		s := h.refs.Load()
-		if s&1 != 0 {
-			return ErrReleased
-		}
-		if !h.refs.CompareAndSwap(s, s|1) {
-			continue
-		}
-		if s == 0 {
-			h.closeFd()
-			return nil
-		}
-		break
+	ok, closedNow := h.markReleased()
+	if !ok {
+		return ErrReleased
 	}
-	waits.wake(h)
+	if !closedNow {
+		if k := h.kick.Load(); k > 0 {
+			kickEventfd(k - 1)
+		}
+		waits.wake(h)
+		h.awaitClosed()
+	}
+	return nil
+}
+
+// end is close for the Wait that has reaped the process and holds a
+// reference: it drops that reference and returns once the descriptor is
+// closed (at once, unless a Signal, Getfd or Info is in progress on it;
+// or a Release got there first, which closes it the same way).
+func (h *pidfdHandle) end() {
+	h.markReleased()
+	h.drop()
+	h.awaitClosed()
+}
+
+// awaitClosed returns once the last reference is dropped and the descriptor
+// closed; the calls holding references are short.
+func (h *pidfdHandle) awaitClosed() {
 	for i := 0; !h.fdDone.Load(); i++ {
 		if i < 50 {
 			runtime.Gosched()
@@ -96,7 +128,6 @@ func (h *pidfdHandle) close() error {
 			time.Sleep(20 * time.Microsecond)
 		}
 	}
-	return nil
 }
 
 // reapAndClose collects the child of pidfd, which has exited or been killed
@@ -124,9 +155,14 @@ func newProcess(pidfd, pid int, b Backend, flags procFlags) *Process {
 	return p
 }
 
-// control runs fn on the pidfd while holding a reference on it.
+// control runs fn on the pidfd while holding a reference on it. Once Wait
+// has ended the handle it returns os.ErrProcessDone; after Release,
+// ErrReleased.
 func (p *Process) control(fn func(fd int) error) error {
 	if !p.h.acquire() {
+		if p.reaped.Load() {
+			return os.ErrProcessDone
+		}
 		return ErrReleased
 	}
 	defer p.h.drop()
@@ -167,12 +203,6 @@ func FromPidfd(fd int) (*Process, error) {
 }
 
 func (p *Process) signal(sig syscall.Signal) error {
-	if p.waited() { // reaped: done, even once the handle is released
-		return os.ErrProcessDone
-	}
-	if p.h.closed() {
-		return ErrReleased
-	}
 	return p.control(func(fd int) error {
 		if exited(fd) {
 			return os.ErrProcessDone
@@ -186,14 +216,6 @@ func (p *Process) signal(sig syscall.Signal) error {
 		}
 		return os.NewSyscallError("pidfd_send_signal", err)
 	})
-}
-
-func (p *Process) waited() bool {
-	if !p.waitMu.TryLock() {
-		return false // a Wait is under way: the process has not been reaped
-	}
-	defer p.waitMu.Unlock()
-	return p.state != nil
 }
 
 // exited reports whether the pidfd is readable: the process has exited
@@ -224,16 +246,26 @@ func (p *Process) wait(ctx context.Context) (*State, error) {
 	if !p.h.acquire() {
 		return nil, ErrReleased
 	}
-	defer p.h.drop()
 	fd := int(p.h.fd)
 	st, err := p.reap(fd)
 	if st == nil && err == nil {
-		st, err = p.park(ctx, fd)
+		if efd, ok := blocks.take(); ok {
+			st, err = p.block(ctx, fd, efd)
+			blocks.put(efd)
+		} else {
+			st, err = p.park(ctx, fd)
+		}
 	}
 	if err != nil {
+		p.h.drop()
 		return nil, err
 	}
+	// Reaped: the handle has done its work. Its descriptor is closed before
+	// Wait returns, as os.Process.Wait does, so that a program that waits
+	// for its children leaves no descriptor to the garbage collector.
 	p.state = st
+	p.reaped.Store(true)
+	p.h.end()
 	return st, nil
 }
 

@@ -116,6 +116,8 @@ func lowerPlan(pl *plan) *rawPlan {
 			add(o.kind, unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, dataAt(0), 0, 8)
 		case opExec:
 			add(o.kind, unix.SYS_EXECVE, uint64(pathp), uint64(argvp), uint64(envp))
+		default:
+			pl.lowerSys(o, add)
 		}
 	}
 	return rp
@@ -126,5 +128,5 @@ func (rp *rawPlan) opOf(i int32) opKind {
 	if i < 0 || int(i) >= len(rp.steps) {
 		return 0
 	}
-	return opKind(rp.steps[i].op &^ checkEq)
+	return opKind(rp.steps[i].op & stepOpMask)
 }

@@ -124,7 +124,7 @@ func TestSecurityNoPidfdsInChildren(t *testing.T) {
 				is.True(fd <= 2 || attr.InheritFDs) // and by default nothing of ours beyond 0-2
 			}
 		}
-		is.NoErr(sib.Signal(0)) // the sibling is there all along, its handle only in the parent
+		is.NoErr(sib.Signal(syscall.Signal(0))) // the sibling is there all along, its handle only in the parent
 	})
 }
 
@@ -273,7 +273,7 @@ func init() {
 		}
 		alive := func(p *Process) bool {
 			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid()))
-			return err == nil && p.Signal(0) == nil && !bytes.Contains(stat, []byte(") Z "))
+			return err == nil && p.Signal(syscall.Signal(0)) == nil && !bytes.Contains(stat, []byte(") Z "))
 		}
 		var cleanup []*Process
 		defer func() {

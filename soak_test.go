@@ -174,7 +174,7 @@ func soakRun(b Backend, op soakOp, rnd *rand.Rand) error {
 			soakDiscard(p)
 			return fmt.Errorf("WaitContext: %v, %v; want DeadlineExceeded", st, err)
 		}
-		if err := p.Signal(0); err != nil {
+		if err := p.Signal(syscall.Signal(0)); err != nil {
 			soakDiscard(p)
 			return fmt.Errorf("after a timed-out WaitContext: %w", err)
 		}

@@ -54,7 +54,12 @@ const (
 	// run time; cgo builds only).
 	PidfdSpawn
 	// Clone3 is the raw clone3 system call made from a small assembly
-	// trampoline (Linux ≥ 5.5; pure Go, amd64 and arm64).
+	// trampoline (Linux ≥ 5.5; pure Go, amd64 and arm64). Where clone3 is
+	// filtered (a container's default seccomp profile answers ENOSYS) or
+	// lacks CLONE_CLEAR_SIGHAND, the same trampoline uses clone(2) with
+	// CLONE_PIDFD instead (Linux ≥ 5.4), and the child resets its signal
+	// handlers and joins Attr.Cgroup itself before exec; only AutoReap and
+	// AutoKill need clone3 itself.
 	Clone3
 	// ForkNP is the fork_np contract run by the C shim: the C library's
 	// atfork handlers run around the fork (cgo builds only). Auto never picks
@@ -87,8 +92,9 @@ func ParseBackend(name string) (Backend, error) {
 // this build: nil, or an error matching ErrNotSupported that says what is
 // missing. Available(Auto) is nil when any backend Auto picks from works.
 // Probes run the real calls; a conclusive answer is cached, a transient
-// failure (EAGAIN or ENOMEM: a process or memory limit reached) is returned
-// as the syscall error it is and the probe runs again on the next call.
+// failure (EAGAIN or ENOMEM: a process or memory limit reached; EMFILE, a
+// full descriptor table) is returned as the syscall error it is and the
+// probe runs again on the next call.
 func Available(b Backend) error {
 	switch b {
 	case Auto:
@@ -194,6 +200,70 @@ type Attr struct {
 	// CAP_SYS_ADMIN and Spawn passes its EPERM through. Needs Clone3.
 	AutoKill bool
 
+	// The fields below carry what os/exec's syscall.SysProcAttr can ask
+	// for, with the same meanings. pidfd_spawn can express none of them:
+	// Auto picks Clone3 when one is set, and a forced PidfdSpawn fails
+	// with ErrNotSupported naming the field, before any child exists. The
+	// child runs them in this order: wait for its user namespace maps,
+	// PR_SET_KEEPCAPS, setsid, setpgid, TIOCSPGRP (Foreground), unshare,
+	// chroot, setgroups, setresgid, setresuid, capset and the ambient
+	// raises, the descriptors, chdir, TIOCNOTTY (Noctty), TIOCSCTTY
+	// (Setctty), the resource limits and signals, PTRACE_TRACEME, execve.
+
+	// Credential runs the child as Uid and Gid (setresgid, setresuid: real,
+	// effective and saved), with the supplementary groups Groups
+	// (setgroups; an empty list clears them) unless NoSetGroups.
+	Credential *syscall.Credential
+	// Chroot changes the child's root directory (chroot) before Dir is
+	// entered: Dir is then a path below the new root.
+	Chroot string
+	// Setctty makes Ctty, a descriptor number in the child (an index into
+	// Files), the child's controlling terminal (ioctl TIOCSCTTY). It
+	// needs Setsid.
+	Setctty bool
+	// Noctty detaches the child's descriptor 0 from its controlling
+	// terminal (ioctl TIOCNOTTY).
+	Noctty bool
+	// Foreground puts the child in a process group of its own (or Pgid's,
+	// as Setpgid) and makes that group the foreground group of the
+	// terminal Ctty (ioctl TIOCSPGRP), which here is a descriptor number
+	// in the parent, as in syscall.SysProcAttr. The child does this with
+	// every signal blocked, so the SIGTTOU a background group gets for
+	// it is never delivered.
+	Foreground bool
+	// Ctty is the terminal's descriptor for Setctty and Foreground.
+	Ctty int
+	// AmbientCaps are raised into the child's ambient capability set
+	// (PR_CAP_AMBIENT_RAISE, Linux ≥ 4.3) after the credential change,
+	// which keeps the permitted set (PR_SET_KEEPCAPS); each is added to the
+	// permitted and inheritable sets first, so each must be in the
+	// parent's permitted set. Values are the CAP_* numbers.
+	AmbientCaps []uintptr
+	// Cloneflags creates the child in new namespaces: CLONE_NEW* bits only
+	// (any other bit is EINVAL). Clone3 passes them to clone3; ForkNP
+	// unshares them in the child, which cannot move it into a new PID or
+	// time namespace (ErrNotSupported).
+	Cloneflags uintptr
+	// Unshareflags are unshared in the child (unshare): CLONE_NEW* bits
+	// only. With CLONE_NEWNS the child also marks its whole mount tree
+	// private, as os/exec does. A user namespace with mappings is created
+	// when the child is (as with Cloneflags) on Clone3.
+	Unshareflags uintptr
+	// UidMappings and GidMappings are written to the child's uid_map and
+	// gid_map by the parent while the child waits, before it runs any
+	// other step. They need CLONE_NEWUSER in Cloneflags or Unshareflags,
+	// and the Clone3 backend.
+	UidMappings, GidMappings []sysProcIDMap
+	// GidMappingsEnableSetgroups leaves setgroups allowed in the child's
+	// user namespace; by default "deny" is written to its setgroups file
+	// before GidMappings (which an unprivileged parent needs).
+	GidMappingsEnableSetgroups bool
+	// Ptrace makes the child a tracee of the calling thread
+	// (PTRACE_TRACEME), its last step before execve: it stops with
+	// SIGTRAP at the exec. Lock the goroutine to its thread
+	// (runtime.LockOSThread) to trace it.
+	Ptrace bool
+
 	// Backend forces a backend; Auto (the zero value) chooses.
 	Backend Backend
 }
@@ -289,10 +359,10 @@ func validate(path string, argv []string, attr *Attr) error {
 	if attr.Pdeathsig < 0 || attr.Pdeathsig > 64 || attr.Pgid < 0 {
 		return syscall.EINVAL
 	}
-	if attr.Pgid != 0 && !attr.Setpgid {
+	if attr.Pgid != 0 && !attr.Setpgid && !attr.Foreground {
 		return syscall.EINVAL
 	}
-	return nil
+	return validateSysProc(attr)
 }
 
 func hasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }

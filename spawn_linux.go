@@ -41,6 +41,9 @@ func noPosixSpawn(attr *Attr) string {
 	if f := clone3Only(attr); f != "" {
 		return f
 	}
+	if f := sysProcField(attr); f != "" {
+		return f
+	}
 	switch {
 	case len(attr.Rlimits) > 0:
 		return "Rlimits"
@@ -50,6 +53,11 @@ func noPosixSpawn(attr *Attr) string {
 		return "NoNewPrivs"
 	case blocksLibcSignal(attr.SigMask):
 		return "SigMask with signal 32 or 33"
+	case attr.Cgroup != nil && clone3Filtered() != nil:
+		// glibc's pidfd_spawn falls back to clone where clone3 is
+		// filtered, but not for POSIX_SPAWN_SETCGROUP (EOPNOTSUPP).
+		why, _ := clonePathReason()
+		return "Cgroup (glibc places a child in a cgroup only with clone3: " + why + ")"
 	}
 	return ""
 }

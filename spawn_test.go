@@ -403,6 +403,7 @@ func ignoreSignal(t *testing.T, sig syscall.Signal) {
 func TestSpawnCgroup(t *testing.T) {
 	cg := testCgroup(t)
 	forEachBackend(t, func(t *testing.T, b Backend) {
+		skipFilteredCgroup(t, b, cg)
 		is := is.New(t)
 		p := sleeper(t, b, Attr{Cgroup: cg})
 		procs, err := cg.Procs()

@@ -9,7 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The wait set: how Wait parks without an OS thread, and cheaply.
+// The wait set: how Wait parks without an OS thread, and cheaply, once
+// more than maxBlocked Waits are in progress (the first ones block in ppoll:
+// waitblock_linux.go).
 //
 // The obvious way, each pidfd an *os.File in the runtime poller, costs a
 // spawn+wait loop about a third of its speed on a small machine: os.NewFile
@@ -87,6 +89,7 @@ func (w *waitSet) start() error {
 		return err
 	}
 	w.epfd, w.kickfd, w.f, w.rc = epfd, kickfd, f, rc
+	blocks.make()
 	w.read = w.look
 	w.waiters = make(map[int32]*pidfdHandle)
 	return nil

@@ -17,6 +17,14 @@ import (
 
 // Tests of the wait set (waitset_linux.go): parked Waits take turns reading
 // it, and every one of them is woken by its own child, Release or context.
+// They force the set (setOnly): otherwise the first Waits block in ppoll
+// (waitblock_linux.go, tested in TestWaitBlocked*).
+
+// setOnly makes every Wait of the test park in the wait set.
+func setOnly(t *testing.T) {
+	old := blockLimit.Swap(0)
+	t.Cleanup(func() { blockLimit.Store(old) })
+}
 
 // eventually polls cond for up to 10 s.
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -72,6 +80,7 @@ func parked(n int) func() bool {
 // so the first waiter (the leader) is the last to be satisfied and must wake
 // every other one with its own status.
 func TestWaitSetOutOfOrder(t *testing.T) {
+	setOnly(t)
 	is := is.New(t)
 	const n = 8
 	procs := make([]*Process, n)
@@ -113,6 +122,7 @@ func TestWaitSetOutOfOrder(t *testing.T) {
 // ErrReleased and closes the pidfd; the other waiter carries on and takes
 // the lead.
 func TestWaitSetReleaseParked(t *testing.T) {
+	setOnly(t)
 	for _, which := range []string{"leader", "follower"} {
 		t.Run(which, func(t *testing.T) {
 			is := is.New(t)
@@ -159,6 +169,7 @@ func TestWaitSetReleaseParked(t *testing.T) {
 // TestWaitSetContextParked: a done context wakes a parked Wait, leader or
 // not, and leaves its child alone; the other waiter is not disturbed.
 func TestWaitSetContextParked(t *testing.T) {
+	setOnly(t)
 	for _, which := range []string{"leader", "follower"} {
 		t.Run(which, func(t *testing.T) {
 			is := is.New(t)
@@ -186,7 +197,7 @@ func TestWaitSetContextParked(t *testing.T) {
 			}
 			cancel()
 			is.True(errors.Is(<-rv, context.Canceled)) // the cancelled Wait returns the context's error
-			is.NoErr(victim.Signal(0))                 // and its child lives on
+			is.NoErr(victim.Signal(syscall.Signal(0))) // and its child lives on
 			eventually(t, "the other waiter leads", leaderIs(&other.h))
 			is.NoErr(other.Kill())
 			is.NoErr(<-ro) // the other Wait reaps its child
@@ -198,6 +209,7 @@ func TestWaitSetContextParked(t *testing.T) {
 // which looks at its process without reading the set; what they leave in
 // the set (the kick) does not end the next Wait early.
 func TestWaitSetLoneRelease(t *testing.T) {
+	setOnly(t)
 	is := is.New(t)
 	a := spawnHelper(t, Clone3, "sleep", "1m")
 	aPid := a.Pid()
@@ -230,36 +242,132 @@ func TestWaitSetLoneRelease(t *testing.T) {
 }
 
 // TestWaitSetStaleRegistration: a reaped child's registration stays in the
-// set until its pidfd is closed, with its event possibly still pending;
-// with a duplicate of the pidfd it outlives Release, and the descriptor
-// number goes to the next child. Later Waits get their own child's status
-// all the same.
+// set while a duplicate of its pidfd keeps the open file alive (Wait closes
+// only its own descriptor), with its event possibly still pending, and the
+// descriptor number Wait closed goes to the next child. Later Waits get
+// their own child's status all the same.
 func TestWaitSetStaleRegistration(t *testing.T) {
+	setOnly(t)
 	is := is.New(t)
-	wait := func(script string, code int) *Process {
+	spawnSh := func(script string) *Process {
 		t.Helper()
 		p, err := Spawn("/bin/sh", []string{"sh", "-c", script}, &Attr{Backend: Clone3})
 		is.NoErr(err)
+		return p
+	}
+	wait := func(p *Process, code int) {
+		t.Helper()
 		st, err := p.Wait()
 		is.NoErr(err)
 		is.Equal(st.ExitCode(), code)
-		return p
 	}
-	a := wait("exit 4", 4)            // reaped, its registration left in the set
-	b := wait("sleep 0.1; exit 5", 5) // not woken by a's
-	dup, err := unix.FcntlInt(uintptr(a.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	a := spawnSh("sleep 0.05; exit 4")
+	aFd := a.Fd()
+	dup, err := unix.FcntlInt(uintptr(aFd), unix.F_DUPFD_CLOEXEC, 0)
 	is.NoErr(err)
 	defer unix.Close(dup)
-	aFd := a.Fd()
-	is.NoErr(a.Release()) // a's registration lives on through dup
-	c, err := Spawn("/bin/sh", []string{"sh", "-c", "sleep 0.1; exit 6"}, &Attr{Backend: Clone3})
-	is.NoErr(err)
-	if c.Fd() != aFd {
-		t.Logf("the next pidfd is %d, not %d: the reused-number case is not exercised", c.Fd(), aFd)
+	wait(a, 4) // parked, reaped; its registration lives on through dup
+	is.Equal(a.Fd(), -1)
+	b := spawnSh("sleep 0.1; exit 5")
+	if b.Fd() != aFd {
+		t.Logf("the next pidfd is %d, not %d: the reused-number case is not exercised", b.Fd(), aFd)
 	}
-	st, err := c.Wait()
+	wait(b, 5) // a stale event under b's number does not end b's Wait
+	c := spawnSh("sleep 0.1; exit 6")
+	wait(c, 6)
+}
+
+// blockedOn reports whether p's Wait is blocked in ppoll (it has a slot).
+func blockedOn(p *Process) func() bool {
+	return func() bool { return p.h.kick.Load() != 0 }
+}
+
+func slotsUsed() int32 {
+	blocks.mu.Lock()
+	defer blocks.mu.Unlock()
+	return blocks.used
+}
+
+// TestWaitBlockedRelease: Release wakes a Wait blocked in ppoll with
+// ErrReleased and closes the pidfd before it returns; the kick it leaves on
+// the slot's eventfd does not end the next Wait early.
+func TestWaitBlockedRelease(t *testing.T) {
+	is := is.New(t)
+	a := spawnHelper(t, Clone3, "sleep", "1m")
+	aPid, fd := a.Pid(), a.Fd()
+	ra := make(chan error, 1)
+	go func() { _, err := a.Wait(); ra <- err }()
+	eventually(t, "a's Wait blocks", blockedOn(a))
+	is.True(parked(0)()) // not in the wait set
+	is.NoErr(a.Release())
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	is.Equal(err, unix.EBADF)             // closed when Release returns
+	is.True(errors.Is(<-ra, ErrReleased)) // the blocked Wait returns ErrReleased
+	is.Equal(slotsUsed(), int32(0))       // and gives its slot back
+
+	for i := 0; i < 2*maxBlocked; i++ { // every slot, stale kick or not
+		c, err := Spawn("/bin/sh", []string{"sh", "-c", "sleep 0.02; exit 3"}, &Attr{Backend: Clone3})
+		is.NoErr(err)
+		st, err := c.Wait()
+		is.NoErr(err)
+		is.Equal(st.ExitCode(), 3) // a later Wait waits for its own child
+	}
+	killReleased(t, aPid)
+}
+
+// TestWaitBlockedContext: a done context wakes a blocked WaitContext and
+// leaves the child running, its handle open; a later Wait reaps it.
+func TestWaitBlockedContext(t *testing.T) {
+	is := is.New(t)
+	a := spawnHelper(t, Clone3, "sleep", "1m")
+	ctx, cancel := context.WithCancel(context.Background())
+	ra := make(chan error, 1)
+	go func() { _, err := a.WaitContext(ctx); ra <- err }()
+	eventually(t, "a's WaitContext blocks", blockedOn(a))
+	cancel()
+	is.True(errors.Is(<-ra, context.Canceled)) // the context's error
+	is.NoErr(a.Signal(syscall.Signal(0)))      // the child lives on
+	is.True(a.Fd() >= 0)                       // and the handle is open
+	is.NoErr(a.Kill())
+	st, err := a.Wait()
 	is.NoErr(err)
-	is.Equal(st.ExitCode(), 6) // a stale event under c's number does not end c's Wait
-	is.NoErr(b.Release())
-	is.NoErr(c.Release())
+	is.Equal(st.Signal(), syscall.SIGKILL)
+}
+
+// TestWaitBlockedBound: beyond blockLimit blocked Waits, the others park in
+// the wait set; each returns its own child's status, and the slots are all
+// given back.
+func TestWaitBlockedBound(t *testing.T) {
+	is := is.New(t)
+	old := blockLimit.Swap(2)
+	defer blockLimit.Store(old)
+	const n = 5
+	procs := make([]*Process, n)
+	for i := range procs {
+		procs[i] = spawnHelper(t, Clone3, "sleep", "1m")
+	}
+	codes := make(chan string, n)
+	for _, p := range procs {
+		go func() {
+			st, err := p.Wait()
+			if err != nil {
+				codes <- err.Error()
+				return
+			}
+			codes <- fmt.Sprintf("%d %v", st.Pid(), st.Signal())
+		}()
+	}
+	eventually(t, "two block and three park", func() bool { return slotsUsed() == 2 && parked(n-2)() })
+	want := map[string]bool{}
+	for _, p := range procs {
+		want[fmt.Sprintf("%d %v", p.Pid(), syscall.SIGKILL)] = true
+		is.NoErr(p.Kill())
+	}
+	for i := 0; i < n; i++ {
+		c := <-codes
+		is.True(want[c]) // each Wait reports its own child, killed
+		delete(want, c)
+	}
+	is.Equal(slotsUsed(), int32(0)) // every slot is back
+	is.True(parked(0)())            // and the set is empty
 }

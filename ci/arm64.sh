@@ -8,8 +8,9 @@
 #   2. GOARCH=arm64 CGO_ENABLED=0 go test -c     (the root package's tests)
 #   3. on an arm64 host: runs the test binary natively;
 #      elsewhere: runs it under qemu-aarch64 (user mode) when a probe finds
-#      that clone3 works there, else (Debian 12's qemu-user 7.2 has no
-#      clone3) boots it as the init of an arm64 Debian kernel under
+#      that the Clone3 backend works there, else (Debian 12's qemu-user 7.2
+#      has no clone3, refuses clone's CLONE_PIDFD and runs a vfork child as
+#      a fork) boots it as the init of an arm64 Debian kernel under
 #      qemu-system-aarch64 with ci/kernel.sh, which picks the guest's
 #      architecture from the binary: -machine virt -cpu max, the newest
 #      cloud-arm64 kernel >= 7.1 of the kernel suite, busybox-static:arm64,
@@ -32,11 +33,14 @@
 #
 # The probe is a small program, built against this checkout through a
 # temporary go.work, that uses the package's own Clone3 backend:
-#   - Available(Clone3): clone3 must not fail (qemu-user 7.2, Debian 12's,
-#     answers clone3 with ENOSYS: "Unknown syscall 435");
+#   - Available(Clone3): the Clone3 backend must be usable, through clone3
+#     or, where clone3 answers ENOSYS (qemu-user 7.2, Debian 12's: "Unknown
+#     syscall 435"), through its clone(2) path;
 #   - a Spawn of a missing file must fail with "execve ...: ENOENT": the
 #     child's report in memory shared through CLONE_VM|CLONE_VFORK must reach
-#     the parent (qemu-user emulates CLONE_VFORK|CLONE_VM as a plain fork);
+#     the parent. qemu-user fails here: it emulates CLONE_VFORK|CLONE_VM as a
+#     plain fork, and 7.2 refuses clone's CLONE_PIDFD outright (EINVAL; 8.0
+#     has it), so the clone(2) path cannot run under it either;
 #   - the child must be able to execute an arm64 program (the probe itself):
 #     under emulation that takes a binfmt_misc handler for aarch64 ELF files,
 #     and the tests re-execute their own binary as helper programs.
@@ -117,7 +121,7 @@ func main() {
 	if err := spawn.Available(spawn.Clone3); err != nil {
 		hint := ""
 		if errors.Is(err, syscall.ENOSYS) {
-			hint = " (clone3 answered ENOSYS: qemu-user does not implement clone3, syscall 435;" +
+			hint = " (clone3 answered ENOSYS and clone(2) does not serve: an old kernel, or an emulator;" +
 				" or an old kernel, or a seccomp filter)"
 		}
 		fmt.Printf("the Clone3 backend is unavailable: %v%s\n", err, hint)

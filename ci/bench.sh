@@ -3,7 +3,7 @@
 # and Go's own ways to start a process, interleaved, with one table of medians
 # and ratios.
 #
-#   ci/bench.sh [-short] [-rt] [-blocks N] [-benchtime SECONDS] [-heap SIZES] [OUT.md]
+#   ci/bench.sh [-short] [-rt] [-blocks N] [-benchtime SECONDS] [-heap SIZES] [-many NS] [OUT.md]
 #
 # It builds what it needs on a fresh machine (installing gcc with apt-get if
 # missing): the tiny static program (ci/bench/tiny.c), the C loops
@@ -15,6 +15,11 @@
 # are compared with, back to back: A B in odd blocks, B A in even ones.
 # Ratios are taken within a block and their median over the blocks is
 # reported, with the range; numbers from different runs are not compared.
+# Each block also runs BenchmarkWaitPaired (Wait against a blocking waitid,
+# interleaved round by round inside the benchmark). After the blocks, the
+# heavy cases run once: BenchmarkManyChildren (N children of
+# ci/bench/hold.c waited from a goroutine each, spawn against os/exec, each
+# case in a fresh process; its lines join the last block's).
 #
 # The C loops and the test binary run under the glibc of Debian
 # $SPAWN_BENCH_GLIBC (default trixie: 2.41, which has pidfd_spawn) through
@@ -33,6 +38,8 @@
 #   -blocks N    blocks (default 5)
 #   -benchtime S seconds per measurement (default 1)
 #   -heap SIZES  parent heap sizes, comma-separated (default 512MiB,2GiB)
+#   -many NS     children counts of the many-children cases (default
+#                1000,10000; -short: 1000; 0: none)
 #   -rt          run every measured program under SCHED_FIFO (chrt -f 10; root):
 #                on a shared machine, other processes then cannot preempt the
 #                spawning loops and their children; also SPAWN_BENCH_RT=1
@@ -46,8 +53,8 @@ export PATH=/usr/local/go/bin:$PATH:$HOME/go/bin
 
 short=${SPAWN_BENCH_SHORT:-0} rt=${SPAWN_BENCH_RT:-0}
 for a in "$@"; do [ "$a" = -short ] && short=1; done
-blocks=5 benchtime=1 heaps=512MiB,2GiB out=ci/bench-results.md
-[ "$short" = 1 ] && blocks=3 benchtime=0.25 heaps=2GiB
+blocks=5 benchtime=1 heaps=512MiB,2GiB many=1000,10000 out=ci/bench-results.md
+[ "$short" = 1 ] && blocks=3 benchtime=0.25 heaps=2GiB many=1000
 args=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -56,6 +63,7 @@ while [ $# -gt 0 ]; do
 	-blocks) blocks=$2; shift ;;
 	-benchtime) benchtime=$2; shift ;;
 	-heap) heaps=$2; shift ;;
+	-many) many=$2; shift ;;
 	-h | -help | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 	-*) echo "bench.sh: unknown flag $1" >&2; exit 2 ;;
 	*) out=$1 ;;
@@ -86,6 +94,7 @@ trap 'rm -rf "$work"' EXIT
 # --- build ---------------------------------------------------------------------
 log "building in $work"
 gcc -static -nostdlib -O2 -o "$work/tiny" ci/bench/tiny.c
+gcc -static -nostdlib -O2 -o "$work/hold" ci/bench/hold.c
 gcc -O2 -Wall -o "$work/loops" ci/bench/loops.c -ldl -lpthread
 go test -c -o "$work/spawn.test" .
 go -C ci/bench/report build -o "$work/report" .
@@ -152,12 +161,15 @@ c_parallel() {
 		cloop "CParallel/tiny/$mode/threads=$procs" $mode "$work/tiny" -t "$procs"
 	done
 }
-gobench() { # gobench PATTERN [ENV...]
+gobench() { # gobench PATTERN [ENV...]; $gobenchtime, if set, is -test.benchtime
 	local pat=$1
 	shift
-	env SPAWN_BENCH_TINY="$work/tiny" "$@" timeout 900 "${prio[@]}" "${run[@]}" "$work/spawn.test" -test.run '^$' \
-		-test.bench "$pat" -test.benchtime "${benchtime}s" | tee -a "$work/gobench.txt" /dev/stderr | grep -E '^Benchmark' ||
-		log "go benchmarks $pat failed or timed out"
+	env SPAWN_BENCH_TINY="$work/tiny" SPAWN_BENCH_HOLD="$work/hold" "$@" timeout 900 "${prio[@]}" "${run[@]}" \
+		"$work/spawn.test" -test.run '^$' -test.bench "$pat" -test.benchtime "${gobenchtime:-${benchtime}s}" |
+		tee -a "$work/gobench.txt" /dev/stderr | grep -E '^Benchmark' || log "go benchmarks $pat failed or timed out"
+}
+many_children() { # the many-children cases, one run each
+	[ "$many" = 0 ] || gobenchtime=1x gobench 'ManyChildren$' SPAWN_BENCH_MANY="$many"
 }
 
 # Each group is a C part and the Go part it is compared with, run back to
@@ -168,7 +180,10 @@ groups=(
 	"c_serial true|gobench SpawnWait\$/true"
 	"c_heap|gobench SpawnWaitHeap/.*/tiny SPAWN_BENCH_HEAP=0,$heaps"
 	"c_parallel|gobench SpawnWaitParallel/tiny"
+	"true|gobench WaitPaired\$"
 )
+# Heavy cases run once, after the blocks; their lines join the last block.
+once=(many_children)
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 set -f # the patterns are not file names
 for b in $(seq "$blocks"); do
@@ -181,6 +196,10 @@ for b in $(seq "$blocks"); do
 		$first
 		$second
 	done >"$work/block$b.txt" 2> >(grep -E '^(Benchmark|FAIL|panic)' >&2)
+done
+for o in "${once[@]}"; do
+	log "$o"
+	$o >>"$work/block$blocks.txt" 2> >(grep -E '^(Benchmark|FAIL|panic)' >&2)
 done
 set +f
 load1=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -29,6 +29,7 @@ import (
 )
 
 const usage = `usage: spawn [flags] -- PROG [ARG...]
+       spawn -tree [-memory-max SIZE] [-pids-max N] [-cpu-max CPUS] [-cgroup-parent DIR] [flags] -- PROG [ARG...]
        spawn -probe [-json]
 
 spawn runs PROG (looked up in PATH when the name has no slash) as a child
@@ -108,9 +109,11 @@ func run(args []string) int {
 	fs.BoolVar(&o.probe, "probe", false, "")
 	fs.BoolVar(&o.setsid, "setsid", false, "")
 	fs.DurationVar(&o.timeout, "timeout", 0, "")
+	var tree treeOptions
+	treeFlags(fs, &tree)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Print(usage)
+			fmt.Print(usage + treeUsage)
 			return 0
 		}
 		return usageError(err.Error())
@@ -118,6 +121,9 @@ func run(args []string) int {
 	if o.probe {
 		if fs.NArg() > 0 {
 			return usageError("-probe takes no program")
+		}
+		if o.out != "" {
+			return usageError("-o is for a run's -json report; -probe prints on standard output")
 		}
 		return probe(o.json)
 	}
@@ -129,6 +135,12 @@ func run(args []string) int {
 	}
 	if o.out != "" && !o.json {
 		return usageError("-o needs -json (it names the file for the -json report)")
+	}
+	if name := treeFlagsWithoutTree(fs, &tree); name != "" {
+		return usageError("-" + name + " needs -tree")
+	}
+	if tree.on {
+		return runTree(o, tree, fs.Args())
 	}
 	return runChild(o, fs.Args())
 }
@@ -237,15 +249,15 @@ func runChild(o options, argv []string) int {
 	if err := cmd.Start(); err != nil {
 		return finish(startStatus(err), err)
 	}
-	rep.Pid = cmd.Process.Pid()
-	rep.Backend = cmd.Process.Backend().String()
+	rep.Pid = cmd.Process.Pid
+	rep.Backend = cmd.Handle().Backend().String()
 
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case s := <-sigs:
-				cmd.Process.Signal(s.(syscall.Signal)) // ErrProcessDone once it has exited: nothing to do
+				cmd.Process.Signal(s) // ErrProcessDone once it has exited: nothing to do
 			case <-done:
 				return
 			}
@@ -256,11 +268,11 @@ func runChild(o options, argv []string) int {
 	rep.Wall = time.Since(start).Seconds()
 	rep.TimedOut = timedOut.Load()
 
-	st := cmd.ProcessState
+	st := cmd.State() // also for -autokill's autoreaped child, which has no ProcessState
 	if st == nil {
 		return finish(exitFailed, fmt.Errorf("waiting for %s: %w", argv[0], werr))
 	}
-	if ru := st.SysUsage(); ru != nil {
+	if ru := st.Rusage(); ru != nil {
 		rep.User = st.UserTime().Seconds()
 		rep.System = st.SystemTime().Seconds()
 		rep.MaxRSSKiB = int64(ru.Maxrss)

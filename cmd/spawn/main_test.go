@@ -399,6 +399,8 @@ func TestOutputNeedsJSON(t *testing.T) {
 	is.True(strings.Contains(stderr, "-o needs -json")) // saying why
 	_, err := os.Stat(out)
 	is.True(errors.Is(err, os.ErrNotExist)) // and nothing written
+	code, _, _ = spawnRun(t, "-probe", "-json", "-o", out)
+	is.Equal(code, 2) // -probe has no report file either
 }
 
 func TestOnePrefix(t *testing.T) {

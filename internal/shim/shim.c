@@ -374,6 +374,8 @@ static __attribute__((noreturn)) void spawn_child(int rep, int rep_read, int syn
 	for (size_t i = 0; i < nsteps; i++) {
 		const struct spawn_step *s = &steps[i];
 		long r;
+		if (s->op & SPAWN_SELF_PID)
+			*(int32_t *)(uintptr_t)s->a[2] = (int32_t)syscall(SYS_getpid);
 		if (s->nr == SYS_close_range)
 			r = spawn_close_range(s->a[0], s->a[1], s->a[2], rep);
 		else
@@ -458,6 +460,7 @@ struct spawn_result spawn_fork(uint64_t flags, int cgroup, int exit_signal, uint
 	int pidfd = -1;
 	pid_t pid;
 	int where;
+	int byclone = 0;
 	if (native) {
 		struct spawn_fork_np_args a = {0};
 		a.flags = SPAWN_FORK_PIDFD | (flags & (SPAWN_FORK_CGROUP | SPAWN_FORK_ASYNCSAFE | SPAWN_FORK_EXIT_SIGNAL));
@@ -480,12 +483,25 @@ struct spawn_result spawn_fork(uint64_t flags, int cgroup, int exit_signal, uint
 		pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
 		where = SPAWN_AT_CLONE3;
 		cg = -1;
+		if (pid < 0 && errno == ENOSYS) {
+			// clone3 filtered (a container's default seccomp profile) or
+			// missing: clone(2) with fork's semantics and no atfork
+			// handlers; the child resets its handlers and moves itself
+			// into the cgroup, as after fork. The pidfd comes back
+			// through parent_tid, the third argument on every
+			// architecture.
+			pidfd = -1;
+			pid = (pid_t)syscall(SYS_clone, (unsigned long)SPAWN_CLONE_PIDFD | (unsigned long)exitsig, 0UL, &pidfd,
+				0UL, 0UL);
+			cg = (flags & SPAWN_FORK_CGROUP) ? cgroup : -1;
+			byclone = 1;
+		}
 	} else {
 		pid = fork();
 		where = SPAWN_AT_FORK;
 	}
 	if (pid == 0)
-		spawn_child(rep[1], rep[0], syncp[0], syncp[1], native || !asyncsafe, cg,
+		spawn_child(rep[1], rep[0], syncp[0], syncp[1], native || !asyncsafe || byclone, cg,
 			(const struct spawn_step *)steps, nsteps, (int (*)(void *))fn, (void *)arg, oldmask);
 	int err = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

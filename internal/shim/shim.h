@@ -47,6 +47,9 @@ struct spawn_step {
 };
 
 #define SPAWN_CHECK_EQ 0x10000
+// SPAWN_SELF_PID: store the child's pid (int32_t) at a[2] before the call
+// (stepSelfPid in plan_sysproc_linux.go).
+#define SPAWN_SELF_PID 0x20000
 
 // Which glibc functions the running C library has (bits of spawn_have).
 enum {

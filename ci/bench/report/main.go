@@ -28,15 +28,17 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 )
 
 type result struct {
-	ns     float64
-	cpu    float64 // the parent's CPU time per spawn (cpu-ns/op); -1: not reported
-	allocs float64 // -1: not reported
+	ns      float64
+	cpu     float64            // the parent's CPU time per spawn (cpu-ns/op); -1: not reported
+	allocs  float64            // -1: not reported
+	metrics map[string]float64 // every "VALUE UNIT" after ns/op, by unit
 }
 
 // run is every block's results by benchmark name (GOMAXPROCS suffix cut).
@@ -44,12 +46,14 @@ type run struct {
 	blocks []map[string]result
 	procs  int // the N of goroutines=N / threads=N
 	sizes  []string
+	ns     []string // the N of BenchmarkManyChildren, ascending
 }
 
 var lineRE = regexp.MustCompile(`^(\S+)\s+(\d+)\s+([0-9.]+) ns/op(.*)$`)
 var allocsRE = regexp.MustCompile(`([0-9.]+) allocs/op`)
 var cpuRE = regexp.MustCompile(`([0-9.]+) cpu-ns/op`)
 var procsRE = regexp.MustCompile(`^(.*)-\d+$`)
+var metricRE = regexp.MustCompile(`([0-9.e+-]+) (\S+)`)
 
 func parse(r io.Reader) map[string]result {
 	m := map[string]result{}
@@ -66,7 +70,12 @@ func parse(r io.Reader) map[string]result {
 			}
 		}
 		ns, _ := strconv.ParseFloat(f[3], 64)
-		res := result{ns: ns, cpu: -1, allocs: -1}
+		res := result{ns: ns, cpu: -1, allocs: -1, metrics: map[string]float64{}}
+		for _, mm := range metricRE.FindAllStringSubmatch(f[4], -1) {
+			if v, err := strconv.ParseFloat(mm[1], 64); err == nil {
+				res.metrics[mm[2]] = v
+			}
+		}
 		if a := allocsRE.FindStringSubmatch(f[4]); a != nil {
 			res.allocs, _ = strconv.ParseFloat(a[1], 64)
 		}
@@ -84,6 +93,19 @@ func (r *run) values(key string) []float64 {
 	for _, b := range r.blocks {
 		if x, ok := b[key]; ok {
 			v = append(v, x.ns)
+		}
+	}
+	return v
+}
+
+// metric returns key's metric unit in each block that has it.
+func (r *run) metric(key, unit string) []float64 {
+	var v []float64
+	for _, b := range r.blocks {
+		if x, ok := b[key]; ok {
+			if m, ok := x.metrics[unit]; ok {
+				v = append(v, m)
+			}
 		}
 	}
 	return v
@@ -235,6 +257,9 @@ var (
 
 func (r *run) has(key string) bool { return len(r.values(key)) > 0 }
 
+// name is the Go benchmark's name of m ("clone3"), from its key.
+func (m method) name() string { return strings.TrimPrefix(m.key("tiny"), "BenchmarkSpawnWait/tiny/") }
+
 // small is the key of m's spawn+wait of tiny from a small parent for the
 // heap comparisons: measured beside the large heaps (size 0) if it was.
 func (r *run) small(m method) string {
@@ -313,6 +338,8 @@ func (r *run) write(w io.Writer) {
 				ratio(r.ratios(g)), ratio(rel))
 		}
 	}
+	r.paired(w)
+	r.many(w)
 	r.goals(w)
 }
 
@@ -336,6 +363,95 @@ func rate(v []float64) string {
 	}
 	lo, hi := minmax(v)
 	return fmt.Sprintf("%.0f (%.0f–%.0f)", 1e9/median(v), 1e9/hi, 1e9/lo)
+}
+
+// paired writes BenchmarkWaitPaired: Wait against a blocking waitid,
+// round by round within each block.
+func (r *run) paired(w io.Writer) {
+	const key = "BenchmarkWaitPaired"
+	if !r.has(key) {
+		return
+	}
+	fmt.Fprintf(w, "\n#### Wait against a blocking waitid (Clone3, tiny program; paired rounds)\n\n")
+	fmt.Fprintln(w, "Each round spawns three children and waits for each a different way, in rotating order; the block's number is the median over its rounds.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| wait | µs/spawn | × blocking waitid |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, x := range []struct{ label, name string }{
+		{"blocking waitid on Fd (a thread per waiter)", "waitid"},
+		{"**Wait** (ppoll while ≤ 8 wait, else the wait set)", "wait"},
+		{"Wait in the wait set (as beyond 8 waiters)", "set"},
+	} {
+		rt := "1.00×"
+		if x.name != "waitid" {
+			rt = ratio(r.metric(key, x.name+"/waitid"))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |\n", x.label, us(scale(r.metric(key, x.name+"-µs/op"), 1e3)), rt)
+	}
+}
+
+func scale(v []float64, k float64) []float64 {
+	for i := range v {
+		v[i] *= k
+	}
+	return v
+}
+
+// manyMethods are the rows of the many-children table.
+var manyMethods = []struct{ label, name string }{
+	{"**spawn Clone3**", "clone3"}, {"**spawn PidfdSpawn**", "pidfd_spawn"}, {"os/exec Start+Wait", "os_exec"},
+}
+
+// manyKey names BenchmarkManyChildren's case.
+func manyKey(n, name string) string { return "BenchmarkManyChildren/N=" + n + "/" + name }
+
+// many writes BenchmarkManyChildren, measured once per run.
+func (r *run) many(w io.Writer) {
+	if len(r.ns) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n#### Many children, few threads: N children that block until told to exit, each started and waited from its own goroutine\n\n")
+	fmt.Fprintln(w, "One run per case, each in a fresh process (peak RSS is VmHWM; peak threads is /proc/self/status Threads).")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| method | N | peak threads | peak RSS MiB | × os/exec RSS | start all, ms | wait all, ms | × os/exec wait all |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	for _, n := range r.ns {
+		ex := manyKey(n, "os_exec")
+		for _, m := range manyMethods {
+			k := manyKey(n, m.name)
+			if !r.has(k) {
+				continue
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", m.label, n,
+				plain(r.metric(k, "peak-threads")), plain(r.metric(k, "peak-RSS-MiB")),
+				ratio(r.ratios(metricRatio(k, ex, "peak-RSS-MiB"))),
+				plain(r.metric(k, "start-all-ms")), plain(r.metric(k, "wait-all-ms")),
+				ratio(r.ratios(metricRatio(k, ex, "wait-all-ms"))))
+		}
+	}
+}
+
+// plain formats the median of v with its range where there is one.
+func plain(v []float64) string {
+	if len(v) == 0 {
+		return "—"
+	}
+	lo, hi := minmax(v)
+	if lo == hi {
+		return num(lo)
+	}
+	return fmt.Sprintf("%s (%s–%s)", num(median(v)), num(lo), num(hi))
+}
+
+func metricRatio(a, b, unit string) func(map[string]result) (float64, bool) {
+	return func(m map[string]result) (float64, bool) {
+		x, ok1 := m[a].metrics[unit]
+		y, ok2 := m[b].metrics[unit]
+		if !ok1 || !ok2 || y == 0 {
+			return 0, false
+		}
+		return x / y, true
+	}
 }
 
 // goals checks the targets of the performance issue against this run.
@@ -368,6 +484,21 @@ func (r *run) goals(w io.Writer) {
 					y, ok2 := cg(b)
 					return x / y, ok1 && ok2
 				}), func(x float64) bool { return x >= 0.95 })
+		}
+		if m.name() == "clone3" && r.has("BenchmarkWaitPaired") {
+			check("Clone3 Spawn+Wait: ≤ 1.10× Spawn + a blocking waitid on the pidfd (paired rounds)",
+				r.metric("BenchmarkWaitPaired", "wait/waitid"), le(1.10))
+		}
+		for _, n := range r.ns {
+			k, ex := manyKey(n, m.name()), manyKey(n, "os_exec")
+			if !r.has(k) {
+				continue
+			}
+			if n == "10000" {
+				check(name+", 10,000 children: < 40 OS threads", r.metric(k, "peak-threads"), func(x float64) bool { return x < 40 })
+			}
+			check(name+", "+n+" children: peak RSS ≤ 1/3 of os/exec's", r.ratios(metricRatio(k, ex, "peak-RSS-MiB")), le(1.0/3))
+			check(name+", "+n+" children: wait-all time ≤ os/exec's", r.ratios(metricRatio(k, ex, "wait-all-ms")), le(1.0))
 		}
 		if a := r.allocs(m.key("tiny")); a != "—" {
 			n, _ := strconv.ParseFloat(a, 64)
@@ -483,6 +614,12 @@ func main() {
 			if p := strings.SplitN(k, "/", 3); len(p) == 3 && (p[0] == "BenchmarkSpawnWaitHeap" || p[0] == "CHeap") && p[1] != "0" {
 				sizes[p[1]] = true
 			}
+			if n, ok := strings.CutPrefix(k, "BenchmarkManyChildren/N="); ok {
+				n, _, _ = strings.Cut(n, "/")
+				if !slices.Contains(r.ns, n) {
+					r.ns = append(r.ns, n)
+				}
+			}
 			if i := strings.LastIndex(k, "/goroutines="); i >= 0 {
 				if n, _ := strconv.Atoi(k[i+len("/goroutines="):]); n > r.procs {
 					r.procs = n
@@ -494,6 +631,7 @@ func main() {
 		r.sizes = append(r.sizes, s)
 	}
 	sort.Slice(r.sizes, func(i, j int) bool { return bytesOf(r.sizes[i]) < bytesOf(r.sizes[j]) })
+	sort.Slice(r.ns, func(i, j int) bool { return bytesOf(r.ns[i]) < bytesOf(r.ns[j]) })
 
 	var sb strings.Builder
 	if *header != "" {

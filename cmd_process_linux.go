@@ -1,0 +1,32 @@
+//go:build linux
+
+package spawn
+
+// waitExited parks in the wait set until the process has exited, without
+// reaping it: Cmd.Wait then lets os.Process.Wait reap it, which returns at
+// once with a real *os.ProcessState.
+func (p *Process) waitExited() error {
+	return p.control(func(fd int) error {
+		if exited(fd) {
+			return nil
+		}
+		if err := waits.add(&p.h); err != nil {
+			return err
+		}
+		defer waits.remove(&p.h, false)
+		for {
+			if err := waits.sleep(&p.h); err != nil {
+				return err
+			}
+			if exited(fd) {
+				return nil
+			}
+			if p.h.closed() {
+				return ErrReleased
+			}
+			if err := waits.rearm(&p.h); err != nil {
+				return err
+			}
+		}
+	})
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package spawn
+
+func (p *Process) waitExited() error { return errOS() }

@@ -1,0 +1,303 @@
+//go:build linux
+
+package spawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/matryer/is"
+	"golang.org/x/sys/unix"
+)
+
+// rawBackends are the backends that run the SysProcAttr steps.
+func rawBackends(t *testing.T) []Backend {
+	var bs []Backend
+	for _, b := range backends(t) {
+		if b != PidfdSpawn {
+			bs = append(bs, b)
+		}
+	}
+	return bs
+}
+
+func forEachRawBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
+	for _, b := range rawBackends(t) {
+		t.Run(b.String(), func(t *testing.T) { fn(t, b) })
+	}
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skipf("needs root (CAP_SETUID, CAP_SYS_CHROOT, CAP_SYS_ADMIN): euid %d", os.Geteuid())
+	}
+}
+
+func TestAttrCredential(t *testing.T) {
+	needRoot(t)
+	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		p := sleeper(t, b, Attr{Credential: &syscall.Credential{Uid: 65534, Gid: 65533, Groups: []uint32{100, 200}}})
+		is.Equal(procStatus(t, p.Pid(), "Uid"), "65534\t65534\t65534\t65534") // setresuid: real, effective, saved
+		is.Equal(procStatus(t, p.Pid(), "Gid"), "65533\t65533\t65533\t65533") // setresgid
+		is.Equal(procStatus(t, p.Pid(), "Groups"), "100 200")                 // setgroups
+
+		q := sleeper(t, b, Attr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, NoSetGroups: true}})
+		is.Equal(procStatus(t, q.Pid(), "Groups"), procStatus(t, os.Getpid(), "Groups")) // NoSetGroups keeps the parent's
+		r := sleeper(t, b, Attr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}})
+		is.Equal(procStatus(t, r.Pid(), "Groups"), "") // an empty list clears them
+	})
+}
+
+func TestAttrCredentialError(t *testing.T) {
+	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		// As nobody: setgroups fails with EPERM, named.
+		st := mustWait(t, spawnHelper(t, Auto, "cred-eperm", b.String()))
+		is.Equal(st.ExitCode(), 0) // the helper saw *os.PathError{Op: "setgroups"} wrapping EPERM
+	})
+}
+
+func init() {
+	registerHelper("cred-eperm", func(args []string) int {
+		b, _ := ParseBackend(args[0])
+		if err := becomeNobody(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Credential: &syscall.Credential{Uid: 0, Gid: 0}})
+		var pe *os.PathError
+		if !errors.As(err, &pe) || pe.Op != "setgroups" || !errors.Is(err, syscall.EPERM) {
+			fmt.Fprintln(os.Stderr, "want setgroups EPERM, got", err)
+			return 2
+		}
+		return 0
+	})
+}
+
+func TestAttrChroot(t *testing.T) {
+	needRoot(t)
+	if _, err := os.Stat("/usr/bin/sleep"); err != nil {
+		t.Skipf("the chroot test runs /usr/bin/sleep inside /usr (a merged /usr): %v", err)
+	}
+	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		p := sleeper(t, b, Attr{Chroot: "/usr", Dir: "/bin"})
+		root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", p.Pid()))
+		is.NoErr(err)
+		is.Equal(root, "/usr") // the child's root
+		cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", p.Pid()))
+		is.NoErr(err)
+		is.Equal(cwd, "/usr/bin") // Dir is below the new root
+
+		_, err = Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Chroot: "/nonexistent"})
+		var pe *os.PathError
+		is.True(errors.As(err, &pe))            // a step error
+		is.Equal(pe.Op, "chroot")               // named
+		is.Equal(pe.Path, "/nonexistent")       // with the directory
+		is.True(errors.Is(err, syscall.ENOENT)) // and its errno
+	})
+}
+
+// capBit is the bit of capability c in a /proc/PID/status Cap* mask.
+func capMask(t *testing.T, pid int, field string) uint64 {
+	t.Helper()
+	v, err := strconv.ParseUint(procStatus(t, pid, field), 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestAttrAmbientCaps(t *testing.T) {
+	needRoot(t)
+	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		const c = unix.CAP_NET_BIND_SERVICE
+		p := sleeper(t, b, Attr{
+			Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
+			AmbientCaps: []uintptr{c, unix.CAP_SYS_TIME},
+		})
+		want := uint64(1)<<c | 1<<unix.CAP_SYS_TIME
+		is.Equal(capMask(t, p.Pid(), "CapAmb"), want) // raised into the ambient set
+		is.Equal(capMask(t, p.Pid(), "CapEff"), want) // and effective after exec as uid 65534
+		is.Equal(procStatus(t, p.Pid(), "Uid"), "65534\t65534\t65534\t65534")
+	})
+}
+
+func readNS(t *testing.T, pid int, ns string) string {
+	t.Helper()
+	s, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestAttrCloneflags(t *testing.T) {
+	needRoot(t)
+	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		flags := uintptr(syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET)
+		if b == Clone3 {
+			flags |= syscall.CLONE_NEWPID
+		}
+		p := sleeper(t, b, Attr{Cloneflags: flags})
+		for _, ns := range []string{"uts", "ipc", "net"} {
+			is.True(readNS(t, p.Pid(), ns) != readNS(t, os.Getpid(), ns)) // a new namespace
+		}
+		if b == Clone3 {
+			is.Equal(procStatus(t, p.Pid(), "NSpid"), strconv.Itoa(p.Pid())+"\t1") // pid 1 of a new PID namespace
+		}
+
+		_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Cloneflags: syscall.CLONE_VM})
+		is.True(errors.Is(err, syscall.EINVAL)) // only CLONE_NEW* bits
+		_, err = Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Unshareflags: syscall.CLONE_FILES})
+		is.True(errors.Is(err, syscall.EINVAL)) // only CLONE_NEW* bits
+	})
+}
+
+func TestAttrForkNPLimits(t *testing.T) {
+	if Available(ForkNP) != nil {
+		t.Skipf("ForkNP: %v", Available(ForkNP))
+	}
+	is := is.New(t)
+	for _, attr := range []Attr{
+		{Cloneflags: syscall.CLONE_NEWPID},
+		{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}},
+	} {
+		attr.Backend = ForkNP
+		_, err := Spawn("/bin/true", []string{"true"}, &attr)
+		is.True(errors.Is(err, ErrNotSupported)) // ForkNP cannot carry it
+	}
+}
+
+func TestAttrUnshareflags(t *testing.T) {
+	needRoot(t)
+	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		p := sleeper(t, b, Attr{Unshareflags: syscall.CLONE_NEWUTS | syscall.CLONE_NEWNS})
+		is.True(readNS(t, p.Pid(), "uts") != readNS(t, os.Getpid(), "uts")) // unshared
+		is.True(readNS(t, p.Pid(), "mnt") != readNS(t, os.Getpid(), "mnt")) // unshared
+		mi, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", p.Pid()))
+		is.NoErr(err)
+		for _, line := range strings.Split(strings.TrimSpace(string(mi)), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 6 && f[4] == "/" {
+				is.True(!strings.Contains(line, "shared:")) // the root is private in the child's namespace
+			}
+		}
+	})
+}
+
+// TestAttrUserNamespace: a user namespace created with the child, its maps
+// written by the parent while the child waits.
+func TestAttrUserNamespace(t *testing.T) {
+	needRoot(t)
+	for _, flags := range []struct {
+		name           string
+		clone, unshare uintptr
+	}{
+		{"Cloneflags", syscall.CLONE_NEWUSER, 0},
+		{"Unshareflags", 0, syscall.CLONE_NEWUSER},
+	} {
+		t.Run(flags.name, func(t *testing.T) {
+			is := is.New(t)
+			p := sleeper(t, Clone3, Attr{
+				Cloneflags:   flags.clone,
+				Unshareflags: flags.unshare,
+				UidMappings:  []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 100000, Size: 65536}},
+				GidMappings:  []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1001, Size: 1}},
+				// uid and gid 0 inside (setgroups is denied there).
+				Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
+			})
+			um, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", p.Pid()))
+			is.NoErr(err)
+			is.Equal(strings.Fields(string(um)), []string{"0", "1000", "1", "1", "100000", "65536"}) // uid_map as asked
+			gm, err := os.ReadFile(fmt.Sprintf("/proc/%d/gid_map", p.Pid()))
+			is.NoErr(err)
+			is.Equal(strings.Fields(string(gm)), []string{"0", "1001", "1"}) // gid_map as asked
+			sg, err := os.ReadFile(fmt.Sprintf("/proc/%d/setgroups", p.Pid()))
+			is.NoErr(err)
+			is.Equal(strings.TrimSpace(string(sg)), "deny")                   // setgroups denied by default
+			is.Equal(procStatus(t, p.Pid(), "Uid"), "1000\t1000\t1000\t1000") // the child is uid 0 inside, 1000 outside
+			is.Equal(procStatus(t, p.Pid(), "Gid"), "1001\t1001\t1001\t1001") // gid 0 inside, 1001 outside
+			is.True(readNS(t, p.Pid(), "user") != readNS(t, os.Getpid(), "user"))
+
+			q := sleeper(t, Clone3, Attr{
+				Cloneflags: flags.clone, Unshareflags: flags.unshare,
+				GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}, GidMappingsEnableSetgroups: true,
+			})
+			sg, err = os.ReadFile(fmt.Sprintf("/proc/%d/setgroups", q.Pid()))
+			is.NoErr(err)
+			is.Equal(strings.TrimSpace(string(sg)), "allow") // GidMappingsEnableSetgroups
+		})
+	}
+}
+
+func TestAttrUserNamespaceMapError(t *testing.T) {
+	needRoot(t)
+	is := is.New(t)
+	before := openFds()
+	// Two overlapping ranges: the kernel refuses the map.
+	_, err := Spawn("/bin/sleep", []string{"sleep", "60"}, &Attr{
+		Backend: Clone3, Cloneflags: syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 10}, {ContainerID: 5, HostID: 2000, Size: 1}},
+	})
+	var pe *os.PathError
+	is.True(errors.As(err, &pe))                    // the parent's write failed
+	is.True(strings.HasSuffix(pe.Path, "/uid_map")) // named with its file
+	is.True(errors.Is(err, syscall.EINVAL))         // the kernel's errno
+	is.NoErr(checkLeaks(before))                    // no child, no descriptor left
+}
+
+func TestAttrPtrace(t *testing.T) {
+	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Ptrace: true})
+		is.NoErr(err) // spawn a tracee
+		var ws unix.WaitStatus
+		_, err = unix.Wait4(p.Pid(), &ws, unix.WALL, nil)
+		is.NoErr(err)
+		is.True(ws.Stopped())                                                      // stopped at its exec
+		is.Equal(ws.StopSignal(), syscall.SIGTRAP)                                 // by the exec's SIGTRAP
+		is.Equal(procStatus(t, p.Pid(), "TracerPid"), strconv.Itoa(unix.Gettid())) // traced by this thread
+		is.NoErr(unix.PtraceDetach(p.Pid()))
+		st := mustWait(t, p)
+		is.True(st.Success()) // true ran on after the detach
+	})
+}
+
+func TestPidfdSpawnRejectsSysProcFields(t *testing.T) {
+	if Available(PidfdSpawn) != nil {
+		t.Skipf("PidfdSpawn: %v", Available(PidfdSpawn))
+	}
+	is := is.New(t)
+	for field, attr := range map[string]Attr{
+		"Credential": {Credential: &syscall.Credential{}}, "Chroot": {Chroot: "/"}, "Setctty": {Setctty: true},
+		"Noctty": {Noctty: true}, "Foreground": {Foreground: true}, "AmbientCaps": {AmbientCaps: []uintptr{1}},
+		"Cloneflags": {Cloneflags: syscall.CLONE_NEWUTS}, "Unshareflags": {Unshareflags: syscall.CLONE_NEWUTS},
+		"Ptrace": {Ptrace: true},
+	} {
+		attr.Backend = PidfdSpawn
+		_, err := Spawn("/bin/true", []string{"true"}, &attr)
+		is.True(errors.Is(err, ErrNotSupported))      // a forced PidfdSpawn refuses
+		is.True(strings.Contains(err.Error(), field)) // naming the field
+		attr.Backend = Auto
+		p, err := Spawn("/bin/true", []string{"true"}, &attr)
+		if err == nil { // (Setctty, Foreground without a terminal fail in the child)
+			is.Equal(p.Backend(), Clone3) // Auto routes to Clone3
+			p.Kill()                      // a Ptrace child stops at its exec
+			mustWait(t, p)
+		}
+	}
+}
