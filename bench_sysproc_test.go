@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // BenchmarkUserNamespace: Spawn+Wait of /bin/true in a new user namespace
@@ -58,7 +59,10 @@ func BenchmarkUserNamespace(b *testing.B) {
 // (the child found as an *os.Process, parked on spawn's pidfd, reaped by
 // os.Process.Wait into an *os.ProcessState); spawn_wait is what Cmd did
 // before, Spawn with the same descriptors and Process.Wait; os_exec is
-// os/exec's Cmd.Run. All on the tiny program (or /bin/true), in one run.
+// os/exec's Cmd.Run. All on the tiny program (or /bin/true). Each iteration
+// runs the three in turn, so that a shared machine's drift hits them alike;
+// the metrics are each one's time and the ratios cmd/os_exec,
+// cmd/spawn_wait and oswait/wait (the os types' cost on a bare Spawn).
 //
 //	go test -run '^$' -bench CmdTypes -count 5
 func BenchmarkCmdTypes(b *testing.B) {
@@ -66,43 +70,84 @@ func BenchmarkCmdTypes(b *testing.B) {
 	if tiny, err := benchTiny(); err == nil {
 		path = tiny
 	}
-	b.Run("cmd", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := Command(path).Run(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("spawn_wait", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+	methods := []struct {
+		name string
+		run  func() error
+	}{
+		{"cmd", func() error { return Command(path).Run() }},
+		{"spawn_wait", func() error {
 			in, err := os.Open(os.DevNull)
 			if err != nil {
-				b.Fatal(err)
+				return err
 			}
 			out, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 			if err != nil {
-				b.Fatal(err)
+				in.Close()
+				return err
 			}
 			p, err := Spawn(path, []string{path}, &Attr{Files: []*os.File{in, out, out}})
 			in.Close()
 			out.Close()
 			if err != nil {
-				b.Fatal(err)
+				return err
 			}
 			st, err := p.Wait()
-			if err != nil || !st.Success() {
-				b.Fatal(st, err)
+			if err == nil && !st.Success() {
+				err = fmt.Errorf("%s: %v", path, st)
 			}
-		}
-	})
-	b.Run("os_exec", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := exec.Command(path).Run(); err != nil {
-				b.Fatal(err)
+			return err
+		}},
+		{"os_exec", func() error { return exec.Command(path).Run() }},
+		// What the os types add to spawn_wait, alone: the *os.Process
+		// from os.FindProcess, the park on spawn's pidfd until exit, and
+		// os.Process.Wait's reap into an *os.ProcessState.
+		{"spawn_oswait", func() error {
+			p, err := Spawn(path, []string{path}, nil)
+			if err != nil {
+				return err
 			}
+			op, err := os.FindProcess(p.Pid())
+			if err != nil {
+				return err
+			}
+			if err := p.waitExited(); err != nil {
+				return err
+			}
+			ps, err := op.Wait()
+			p.Release()
+			if err == nil && !ps.Success() {
+				err = fmt.Errorf("%s: %v", path, ps)
+			}
+			return err
+		}},
+		{"spawn_wait_nil", func() error {
+			p, err := Spawn(path, []string{path}, nil)
+			if err != nil {
+				return err
+			}
+			st, err := p.Wait()
+			if err == nil && !st.Success() {
+				err = fmt.Errorf("%s: %v", path, st)
+			}
+			return err
+		}},
+	}
+	total := make([]time.Duration, len(methods))
+	n := 0
+	for b.Loop() {
+		for i, m := range methods {
+			t0 := time.Now()
+			if err := m.run(); err != nil {
+				b.Fatalf("%s: %v", m.name, err)
+			}
+			total[i] += time.Since(t0)
 		}
-	})
+		n++
+	}
+	for i, m := range methods {
+		b.ReportMetric(float64(total[i].Nanoseconds())/float64(n), m.name+"-ns/op")
+	}
+	b.ReportMetric(float64(total[0])/float64(total[2]), "cmd/os_exec")
+	b.ReportMetric(float64(total[0])/float64(total[1]), "cmd/spawn_wait")
+	b.ReportMetric(float64(total[3])/float64(total[4]), "oswait/wait")
 }

@@ -370,7 +370,7 @@ func BenchmarkWaitPaired(b *testing.B) {
 			waitid = m
 		}
 	}
-	defer blockLimit.Store(blockLimit.Load())
+	defer atomic.StoreInt32(&blockLimit, atomic.LoadInt32(&blockLimit))
 	type way struct {
 		name  string
 		limit int32 // blockLimit while it runs
@@ -383,7 +383,7 @@ func BenchmarkWaitPaired(b *testing.B) {
 	for b.Loop() {
 		for k := range ways {
 			w := ways[(i+k)%len(ways)]
-			blockLimit.Store(w.limit)
+			atomic.StoreInt32(&blockLimit, w.limit)
 			t0 := time.Now()
 			if err := w.m.run(prog.path, argv); err != nil {
 				b.Fatal(err)
@@ -424,6 +424,10 @@ func median(xs []float64) float64 {
 // and the time from the close to the last Wait's return. os/exec's Wait
 // blocks a thread per waiting child; Spawn's Wait blocks at most maxBlocked
 // and parks the rest in the runtime poller.
+//
+// Every case raises the runtime's thread limit (debug.SetMaxThreads, 10,000
+// by default) above 2N: os/exec cannot wait for 10,000 children at once
+// without it.
 //
 // SPAWN_BENCH_MANY is a comma-separated list of N (default 1000,10000). A
 // case that the machine cannot hold (descriptors, pids, threads) is skipped
@@ -562,6 +566,9 @@ func manyChildren(method string, n int, hold string) (manyReport, error) {
 	if err := canHold(n); err != nil {
 		return rep, err
 	}
+	// os/exec holds a thread per waiting child: past the runtime's default
+	// limit of 10,000 threads the program dies ("thread exhaustion").
+	debug.SetMaxThreads(max(10000, 2*n+1000))
 	r, w, err := os.Pipe()
 	if err != nil {
 		return rep, err

@@ -40,3 +40,7 @@ func clonePathReason() (string, error) { return "no clone(2) path on this archit
 // clone3Filtered is nil: without the trampoline the package cannot probe
 // clone3 without creating a child.
 func clone3Filtered() error { return nil }
+
+func lifecycleKernel(attr *Attr) error { return lifecycleSupported(attr) }
+
+func conclusive(err error) bool { return true }

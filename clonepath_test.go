@@ -314,6 +314,7 @@ func init() {
 	// with EMFILE, and nothing is cached: with descriptors free again
 	// spawning works.
 	registerHelper("probe-emfile", func([]string) int {
+		forceClonePath.Store(false) // the probes, not the path the tests force
 		var lim unix.Rlimit
 		unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
 		small := lim
@@ -366,6 +367,7 @@ func init() {
 	// clone3-lost: a seccomp filter installed after the first spawn makes
 	// clone3 fail; the next spawn takes the clone path.
 	registerHelper("clone3-lost", func([]string) int {
+		forceClonePath.Store(false) // the probes, not the path the tests force
 		if why := clone3Why(); why != nil {
 			fmt.Println("skip:", why)
 			return 3

@@ -20,11 +20,12 @@ import (
 // Output, CombinedOutput and the pipes, so that code written for os/exec
 // moves over by changing the import. What differs:
 //
-//   - The child is created by [Spawn] (pidfd_spawn or clone3, see [Backend]),
-//     so Process is a [*Process] on a pidfd: Wait parks in the runtime poller
-//     and holds no OS thread, and signals never reach a recycled pid.
-//   - Attr carries what os/exec has no field for: Cgroup, Setsid, AutoKill,
-//     NoNewPrivs, Rlimits, Backend, … (SysProcAttr has no counterpart).
+//   - The child is created by [Spawn] (pidfd_spawn or clone3, see [Backend])
+//     with a pidfd: Wait parks on it in the runtime poller and holds no OS
+//     thread. Process, ProcessState and [*ExitError] are os/exec's own
+//     types; [Cmd.Handle] gives spawn's [*Process] for what os lacks.
+//   - SysProcAttr is moved onto Attr at Start; Attr carries what os/exec
+//     has no field for: Cgroup, AutoKill, NoNewPrivs, Rlimits, Backend, …
 //   - Every descriptor other than Stdin, Stdout, Stderr and ExtraFiles is
 //     closed in the child, close-on-exec or not (unless Attr.InheritFDs).
 //   - [Cmd.Wait] releases the pidfd once it has reaped the child.

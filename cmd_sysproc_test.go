@@ -89,3 +89,24 @@ func TestCmdSysProcAttrConflict(t *testing.T) {
 	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	is.NoErr(c.Run()) // the same value twice is no conflict
 }
+
+// TestCmdAutoReapState: an autoreaped child leaves nothing for
+// os.Process.Wait: ProcessState stays nil, State has the status, and a
+// non-zero one is an error that is not an *ExitError.
+func TestCmdAutoReapState(t *testing.T) {
+	needLinux71(t, Attr{AutoReap: true}, "CLONE_AUTOREAP")
+	is := is.New(t)
+	c := Command("/bin/sh", "-c", "exit 3")
+	c.Attr = &Attr{AutoReap: true}
+	err := c.Run()
+	is.True(err != nil) // a non-zero status
+	var ee *ExitError
+	is.True(!errors.As(err, &ee))     // but no *ExitError: it needs an *os.ProcessState
+	is.True(c.ProcessState == nil)    // nothing to reap
+	is.Equal(c.State().ExitCode(), 3) // the status from PIDFD_GET_INFO
+
+	c = Command("/bin/true")
+	c.Attr = &Attr{AutoReap: true}
+	is.NoErr(c.Run()) // status 0 is no error
+	is.True(c.State().Success())
+}

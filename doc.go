@@ -4,8 +4,8 @@
 // instant it exists: supervisors, build tools, sandboxes and services that
 // embed C libraries. A [Process] holds the child's pidfd, so signals and waits
 // can never reach another process that later reuses the pid; [Process.Wait]
-// parks its goroutine (on one epoll set in the Go runtime's poller) instead
-// of holding an OS thread per child;
+// costs what a blocking waitid costs without holding an OS thread per child
+// (beyond eight waiters it parks goroutines in the Go runtime's poller);
 // [Attr.Cgroup] places the child in a cgroup v2 directory before it runs a
 // single instruction. A [Group] makes a whole process tree one unit in a
 // fresh cgroup v2 directory: started inside, bounded by [Limits], measured,
@@ -26,21 +26,30 @@
 //     CLONE_CLEAR_SIGHAND) from a small assembly trampoline (amd64, arm64)
 //     with a stack of the child's own. It is pure Go, so it serves
 //     CGO_ENABLED=0 builds and older glibc, and it is the only path for
-//     the Linux 7.1 flags.
+//     the Linux 7.1 flags. Where clone3 is filtered (containers: the default
+//     seccomp profiles of Docker, containerd and Kubernetes answer it with
+//     ENOSYS) the same trampoline uses clone(CLONE_PIDFD|CLONE_VM|
+//     CLONE_VFORK) and the child resets its signal handlers and joins
+//     Attr.Cgroup itself before exec: [Available](Clone3) is nil,
+//     [Process.Backend] still says Clone3, and only AutoReap and AutoKill,
+//     which exist in clone3 alone, fail with [ErrNotSupported] naming the
+//     filter.
 //   - [ForkNP]: the fork_np contract proposed for glibc, in the C shim: a
 //     fork that runs the C libraries' pthread_atfork handlers ([ForkExec],
 //     [ForkCall]). Auto never picks it.
 //
 // Auto (the zero Backend) uses PidfdSpawn when it is available and the Attr
 // needs nothing posix_spawn cannot express (Rlimits, Pdeathsig, NoNewPrivs,
-// AutoReap, AutoKill, signal 32 or 33 in SigMask), and Clone3 otherwise.
-// Setting Attr.Backend forces a backend; [Available] says whether one works
-// here and, if not, why, and [Probe] lists every feature this machine has.
+// AutoReap, AutoKill, signal 32 or 33 in SigMask; a Cgroup where clone3 is
+// filtered, since glibc places a child in a cgroup only with clone3), and
+// Clone3 otherwise. Setting Attr.Backend forces a backend; [Available] says
+// whether one works here and, if not, why, and [Probe] lists every feature
+// this machine has.
 //
 // # Requirements
 //
 //	feature                          kernel               glibc (cgo)                   pure Go
-//	pidfd at spawn, Wait/Signal      5.4                  2.39 (pidfd_spawn) or Clone3  Clone3 (5.5)
+//	pidfd at spawn, Wait/Signal      5.4                  2.39 (pidfd_spawn) or Clone3  Clone3 (5.5; clone(2): 5.4)
 //	Cgroup at spawn                  5.7                  2.39 (POSIX_SPAWN_SETCGROUP)  Clone3
 //	Info                             6.13 (exit: 6.15)    —                             yes
 //	AutoReap, AutoKill, NoNewPrivs   7.1 (clone3 flags)   —                             Clone3
@@ -71,9 +80,10 @@
 // program or directory, a limit the kernel refuses) is returned as an error
 // and no child, zombie or descriptor is left behind.
 //
-// A [Process] from Spawn owns its child: [Process.Wait] reaps it. Release
-// the handle when done; a *Process that becomes unreachable has its pidfd
-// closed by the garbage collector, which, for a child created with
+// A [Process] from Spawn owns its child: [Process.Wait] reaps it and closes
+// the pidfd, as os.Process.Wait releases its handle. Release a handle that is
+// never waited for; one that becomes unreachable without Wait or Release has
+// its pidfd closed by the garbage collector, which, for a child created with
 // Attr.AutoKill, kills the child. Keep the Process reachable for as long as
 // an AutoKill child should live.
 //

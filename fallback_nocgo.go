@@ -346,7 +346,7 @@ func clone3Accepts(flags uint64) error {
 	c := clone3Pool.Get().(*clone3Call)
 	defer clone3Pool.Put(c)
 	c.args = cloneArgs{
-		flags:  flags | unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_INTO_CGROUP,
+		flags:  flags | unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_INTO_CGROUP,
 		cgroup: math.MaxInt32,
 	}
 	c.pidfd = -1
@@ -362,8 +362,8 @@ func clone3Accepts(flags uint64) error {
 		return nil // the flags passed; the cgroup lookup stopped it
 	case 0:
 		// A kernel that never looked at the cgroup made a child, which has
-		// exited (it shared the memory and ran exit_group): the flags
-		// work. Collect it; it had no exit signal.
+		// exited (a vfork child sharing the memory, it ran exit_group):
+		// the flags work. Collect it; it had no exit signal.
 		reapProbeChild(int(r), int(c.pidfd), flags&_CLONE_AUTOREAP != 0)
 		return nil
 	}
@@ -596,6 +596,12 @@ func lifecycleSupported(attr *Attr) error {
 		why, errno := clonePathReason()
 		return unsupported(errno, "%s needs clone3 with %s (Linux 7.1): %s", name, flag, why)
 	}
+	return lifecycleKernel(attr)
+}
+
+// lifecycleKernel checks that the kernel's clone3 takes the Linux 7.1 flags
+// attr asks for.
+func lifecycleKernel(attr *Attr) error {
 	if attr.AutoKill {
 		if err := probeAutoKill(); !conclusive(err) {
 			return os.NewSyscallError("clone3", err)

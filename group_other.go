@@ -19,12 +19,12 @@ type Limits struct {
 
 // GroupStats is what the kernel counts for a Group's tree. It needs Linux.
 type GroupStats struct {
-	CPUUsage, CPUUser, CPUSystem time.Duration // CPU time of the tree (cpu.stat)
-	CPUThrottled                 time.Duration // time held back by CPUMax
-	MemoryCurrent, MemoryPeak    int64         // memory use now and at its highest, bytes
-	PidsCurrent, PidsPeak        int64         // tasks now and at the most
-	OOMEvents, OOMKills          int64         // OOM killer runs; processes it killed
-	Frozen, Populated            bool          // cgroup.events: frozen; holds a process
+	CPUUsage, CPUUser, CPUSystem time.Duration // cpu.stat usage, user, system
+	CPUThrottled                 time.Duration // cpu.stat throttled_usec
+	MemoryCurrent, MemoryPeak    int64         // memory.current, memory.peak
+	PidsCurrent, PidsPeak        int64         // pids.current, pids.peak
+	OOMEvents, OOMKills          int64         // memory.events oom, oom_kill
+	Frozen, Populated            bool          // cgroup.events
 }
 
 // Group is a process tree in a cgroup v2 directory. It needs Linux.

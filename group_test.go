@@ -429,7 +429,10 @@ func threadCount(t testing.TB) int {
 // and a cancelled context ends a wait with its error.
 func TestGroupWaitNoThreads(t *testing.T) {
 	is := is.New(t)
-	const n = 200
+	n := 200
+	if os.Getenv("SPAWN_GUEST") != "" {
+		n = 50 // the emulated guest creates processes slowly; the host runs 200
+	}
 	groups := make([]*Group, n)
 	procs := make([]*Process, n)
 	for i := range groups {
@@ -571,6 +574,9 @@ func TestGroupBadInput(t *testing.T) {
 	c := g.Command("true")
 	c.Attr = &Attr{Cgroup: other}
 	is.True(errors.Is(c.Run(), syscall.EINVAL)) // the same through Cmd
+	c = g.Command("true")
+	c.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: other.Fd()}
+	is.True(errors.Is(c.Run(), syscall.EINVAL)) // and through os/exec's SysProcAttr.CgroupFD
 	procs, err := other.Procs()
 	is.NoErr(err)
 	is.Equal(len(procs), 0) // no child anywhere
@@ -727,8 +733,9 @@ func TestGroupLimits(t *testing.T) {
 		is.NoErr(err)
 		share := float64(s2.CPUUsage-s1.CPUUsage) / float64(time.Since(start))
 		t.Logf("busy loop under CPUMax 0.5: %.2f CPUs, throttled %v", share, s2.CPUThrottled)
-		is.True(share > 0.3 && share < 0.7) // near half a CPU
-		is.True(s2.CPUThrottled > 0)        // held back
+		is.True(share < 0.7)         // held near half a CPU (unbounded, the loop takes a whole one)
+		is.True(share > 0.2)         // and still given it (a loaded emulator may give less than half)
+		is.True(s2.CPUThrottled > 0) // held back
 	})
 
 	t.Run("write-fails", func(t *testing.T) {
@@ -893,4 +900,78 @@ func TestGroupSpawnAfterKill(t *testing.T) {
 	is.NoErr(g.Close())
 	_, err := os.Stat(dir)
 	is.True(errors.Is(err, os.ErrNotExist)) // Close removes the leaves too
+}
+
+// awaitInotify is the alternative to awaitEvents that Wait does not use:
+// an inotify descriptor watching cgroup.events for IN_MODIFY, in the
+// runtime poller, rereading the file after each event.
+func awaitInotify(g *Group, done func(groupEvents) bool) error {
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), "inotify")
+	defer f.Close()
+	path := filepath.Join(g.Cgroup().Path(), "cgroup.events")
+	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_MODIFY); err != nil {
+		return err
+	}
+	buf := make([]byte, 4096)
+	for {
+		ev, err := g.events()
+		if err != nil {
+			return err
+		}
+		if done(ev) {
+			return nil
+		}
+		if _, err := f.Read(buf); err != nil {
+			return err
+		}
+	}
+}
+
+// BenchmarkGroupNotify compares the two ways to wait for a change of
+// cgroup.events, on a freeze and thaw of a group holding one sleeping
+// process: the poller on the file itself (what Freeze and Wait use) and an
+// inotify watch.
+func BenchmarkGroupNotify(b *testing.B) {
+	g := newTestGroup(b, nil)
+	p, err := g.Spawn("/bin/sleep", []string{"sleep", "1000"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		g.Kill()
+		p.Wait()
+		p.Release()
+	}()
+	frozen := func(want bool) func(groupEvents) bool {
+		return func(ev groupEvents) bool { return ev.frozen == want }
+	}
+	for _, m := range []struct {
+		name  string
+		await func(func(groupEvents) bool) error
+	}{
+		{"poller", func(d func(groupEvents) bool) error { return g.awaitEvents(context.Background(), d) }},
+		{"inotify", func(d func(groupEvents) bool) error { return awaitInotify(g, d) }},
+	} {
+		b.Run(m.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := g.cg.writeFile("cgroup.freeze", "1"); err != nil {
+					b.Fatal(err)
+				}
+				if err := m.await(frozen(true)); err != nil {
+					b.Fatal(err)
+				}
+				if err := g.cg.writeFile("cgroup.freeze", "0"); err != nil {
+					b.Fatal(err)
+				}
+				if err := m.await(frozen(false)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -113,7 +113,11 @@ func (pl *plan) addSysIDs(attr *Attr) error {
 		pl.ops = append(pl.ops, op{kind: opChroot})
 	}
 	if c := attr.Credential; c != nil {
-		if !c.NoSetGroups {
+		// Where setgroups is denied (user namespace maps without
+		// GidMappingsEnableSetgroups), an empty list is no call, as in
+		// os/exec.
+		denied := attr.GidMappings != nil && !attr.GidMappingsEnableSetgroups
+		if !c.NoSetGroups && !(denied && len(c.Groups) == 0) {
 			sp.groups = make([]uint32, len(c.Groups))
 			copy(sp.groups, c.Groups)
 			pl.ops = append(pl.ops, op{kind: opSetgroups})

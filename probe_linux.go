@@ -72,9 +72,16 @@ func probe() []Feature {
 	}
 	add("clone3", "Linux 5.5 (CLONE_CLEAR_SIGHAND), not filtered", clone3Err)
 	add("CLONE_INTO_CGROUP", "Linux 5.7", probeIntoCgroup())
-	add("CLONE_AUTOREAP", "Linux 7.1", lifecycleSupported(&Attr{AutoReap: true}))
+	// What the kernel has: the clone3 flags are probed even where the tests
+	// force the clone(2) path; where clone3 is filtered the answer names
+	// the filter.
+	lifecycle := lifecycleKernel
+	if clone3Filtered() != nil {
+		lifecycle = lifecycleSupported
+	}
+	add("CLONE_AUTOREAP", "Linux 7.1", lifecycle(&Attr{AutoReap: true}))
 	add("CLONE_NNP", "Linux 7.1", probeCloneNNP())
-	add("CLONE_PIDFD_AUTOKILL", "Linux 7.1", lifecycleSupported(&Attr{AutoKill: true}))
+	add("CLONE_PIDFD_AUTOKILL", "Linux 7.1", lifecycle(&Attr{AutoKill: true}))
 
 	cg := Feature{Name: "cgroup2", Requires: "Linux 4.5, mounted"}
 	cg.Value, cg.Err = Cgroup2Root()
@@ -131,17 +138,21 @@ func probePidfdInfo(pidfd int) error {
 // probeCloneNNP reports whether NoNewPrivs goes into clone3 (CLONE_NNP) or
 // must be a prctl step in the child.
 func probeCloneNNP() error {
-	if nnpAtClone(&Attr{NoNewPrivs: true}) {
-		return nil
-	}
 	if err := availableClone3(); err != nil {
 		return err
 	}
-	if useClonePath() {
+	if clone3Filtered() != nil {
 		why, errno := clonePathReason()
 		return unsupported(errno, "CLONE_NNP is a clone3 flag: %s (NoNewPrivs falls back to prctl in the child)", why)
 	}
-	return unsupported(probeNNP(), "CLONE_NNP needs Linux 7.1 (NoNewPrivs falls back to prctl in the child)")
+	switch err := probeNNP(); {
+	case err == nil:
+		return nil
+	case !conclusive(err):
+		return os.NewSyscallError("clone3", err)
+	default:
+		return unsupported(err, "CLONE_NNP needs Linux 7.1 (NoNewPrivs falls back to prctl in the child)")
+	}
 }
 
 // probeIntoCgroup makes a real clone3 with CLONE_INTO_CGROUP into the
@@ -153,7 +164,7 @@ func probeIntoCgroup() error {
 	if err := availableClone3(); err != nil {
 		return err
 	}
-	if useClonePath() {
+	if clone3Filtered() != nil {
 		why, errno := clonePathReason()
 		return unsupported(errno, "CLONE_INTO_CGROUP is a clone3 flag: %s (the Clone3 backend writes cgroup.procs in the child instead)", why)
 	}

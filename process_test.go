@@ -669,13 +669,17 @@ func noZombie(t *testing.T) {
 //
 // N is 10,000 per backend (300 for ForkNP, whose fork of this large test
 // binary costs ten to thirty times as much: 10,000 would take minutes;
-// 1,000 Cmd.Run); with -short, or with /bin/true where the tiny program
-// cannot be built, a tenth of it.
+// 1,000 Cmd.Run); with -short, under -race (or another sanitizer), or with
+// /bin/true where the tiny program cannot be built, a tenth of it; in the
+// emulated kernel guest (ci/kernel.sh), a hundredth.
 func TestNoDescriptorWithoutOwner(t *testing.T) {
 	path, fast := tinyOrTrue(t)
 	scale := 1
-	if testing.Short() || !fast {
-		scale = 10
+	if testing.Short() || !fast || sanitizer() != "" {
+		scale = 10 // a race-instrumented spawn loop runs several times slower
+	}
+	if os.Getenv("SPAWN_GUEST") != "" {
+		scale = 100 // the kernel guest emulates its CPUs
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	runtime.GC() // what is unreachable now is not ours to count

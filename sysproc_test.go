@@ -242,6 +242,19 @@ func TestAttrUserNamespace(t *testing.T) {
 	}
 }
 
+// TestAttrUnshareUserNoMaps: a user namespace without maps, unshared in
+// the child (the vfork path), on both backends.
+func TestAttrUnshareUserNoMaps(t *testing.T) {
+	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		p := sleeper(t, b, Attr{Unshareflags: syscall.CLONE_NEWUSER})
+		is.True(readNS(t, p.Pid(), "user") != readNS(t, os.Getpid(), "user")) // a new user namespace
+		um, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", p.Pid()))
+		is.NoErr(err)
+		is.Equal(strings.TrimSpace(string(um)), "") // with no map
+	})
+}
+
 func TestAttrUserNamespaceMapError(t *testing.T) {
 	needRoot(t)
 	is := is.New(t)
@@ -300,4 +313,27 @@ func TestPidfdSpawnRejectsSysProcFields(t *testing.T) {
 			mustWait(t, p)
 		}
 	}
+}
+
+func TestAttrSysProcBadInput(t *testing.T) {
+	is := is.New(t)
+	before := openFds()
+	for _, c := range []struct {
+		attr Attr
+		want error
+	}{
+		{Attr{UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}}, syscall.EINVAL}, // maps without CLONE_NEWUSER
+		{Attr{Cloneflags: syscall.CLONE_NEWUSER, GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 0}}}, syscall.EINVAL},
+		{Attr{AmbientCaps: []uintptr{64}}, syscall.EINVAL},
+		{Attr{Setsid: true, Setctty: true, Ctty: -1}, syscall.EBADF},
+		{Attr{Chroot: "/tmp\x00x"}, syscall.EINVAL},
+		{Attr{Cloneflags: syscall.CLONE_NEWUTS | syscall.CLONE_THREAD}, syscall.EINVAL},
+	} {
+		for _, b := range rawBackends(t) {
+			c.attr.Backend = b
+			_, err := Spawn("/bin/true", []string{"true"}, &c.attr)
+			is.True(errors.Is(err, c.want)) // rejected before any child
+		}
+	}
+	is.NoErr(checkLeaks(before)) // no child, no descriptor
 }

@@ -27,13 +27,12 @@ import (
 // and a done context wake a blocked Wait (a signal could not do it without
 // racing the entry into the system call). The eventfds are made with the
 // wait set and kept as long as it is, so that a Wait opens no descriptor.
+// (Polling a pidfd: Linux 5.3, as waitid(P_PIDFD) needs 5.4.)
 const maxBlocked = 8
 
 // blockLimit is how many Waits may block at once (maxBlocked; tests lower it
-// to force the wait set).
-var blockLimit atomic.Int32
-
-func init() { blockLimit.Store(maxBlocked) }
+// to force the wait set). Read and written atomically.
+var blockLimit int32 = maxBlocked
 
 // blockSlots hands out the eventfds of blocked Waits.
 type blockSlots struct {
@@ -53,7 +52,7 @@ func (b *blockSlots) take() (int32, bool) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.used >= blockLimit.Load() || len(b.free) == 0 {
+	if b.used >= atomic.LoadInt32(&blockLimit) || len(b.free) == 0 {
 		return -1, false
 	}
 	efd := b.free[len(b.free)-1]

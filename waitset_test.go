@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -22,8 +23,8 @@ import (
 
 // setOnly makes every Wait of the test park in the wait set.
 func setOnly(t *testing.T) {
-	old := blockLimit.Swap(0)
-	t.Cleanup(func() { blockLimit.Store(old) })
+	old := atomic.SwapInt32(&blockLimit, 0)
+	t.Cleanup(func() { atomic.StoreInt32(&blockLimit, old) })
 }
 
 // eventually polls cond for up to 10 s.
@@ -339,8 +340,8 @@ func TestWaitBlockedContext(t *testing.T) {
 // given back.
 func TestWaitBlockedBound(t *testing.T) {
 	is := is.New(t)
-	old := blockLimit.Swap(2)
-	defer blockLimit.Store(old)
+	old := atomic.SwapInt32(&blockLimit, 2)
+	defer atomic.StoreInt32(&blockLimit, old)
 	const n = 5
 	procs := make([]*Process, n)
 	for i := range procs {

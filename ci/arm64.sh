@@ -134,8 +134,9 @@ func main() {
 		// p, if any, is left alone: its child is gone or will be when
 		// the probe exits, and its handle may be bogus.
 		_ = p
-		fmt.Printf("clone3 runs, but a failed execve came back as %v, not as execve %s: ENOENT: "+
-			"the child's report does not reach the parent (CLONE_VM|CLONE_VFORK emulated as a fork?)\n", err, missing)
+		fmt.Printf("the Clone3 backend is available, but a failed execve came back as %v, not as execve %s: ENOENT: "+
+			"the child's report does not reach the parent (qemu-user runs a CLONE_VM|CLONE_VFORK child as a fork, "+
+			"and qemu 7.2 refuses clone's CLONE_PIDFD with EINVAL)\n", err, missing)
 		os.Exit(4)
 	}
 	exe, err := os.Executable()
