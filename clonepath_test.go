@@ -451,3 +451,30 @@ func TestProbesDeliverNoSIGCHLD(t *testing.T) { runFreshHelper(t, "probe-sigchld
 func TestProbesCacheNoEMFILE(t *testing.T) { runFreshHelper(t, "probe-emfile") }
 
 func TestClone3FilteredAfterFirstSpawn(t *testing.T) { runFreshHelper(t, "clone3-lost") }
+
+// TestAutoUnderFilter runs under ci/no-clone3: Auto spawns into a cgroup
+// through the clone(2) path (glibc's pidfd_spawn places a child in a cgroup
+// only with clone3, and fails with EOPNOTSUPP where it is filtered), and
+// uses glibc's pidfd_spawn otherwise where the glibc has it (it falls back
+// to clone by itself).
+func TestAutoUnderFilter(t *testing.T) {
+	why := clone3Filtered()
+	if why == nil {
+		t.Skip("clone3 is not filtered here (the CI's container legs run this under ci/no-clone3)")
+	}
+	is := is.New(t)
+	noLeaks(t)
+	cg := testCgroup(t)
+	p, err := Spawn("/bin/true", []string{"true"}, &Attr{Cgroup: cg})
+	is.NoErr(err)                 // Auto spawns into the cgroup
+	is.Equal(p.Backend(), Clone3) // on the clone path
+	is.True(mustWait(t, p).Success())
+	if Available(PidfdSpawn) != nil {
+		t.Logf("no pidfd_spawn here: %v", Available(PidfdSpawn))
+		return
+	}
+	p, err = Spawn("/bin/true", []string{"true"}, nil)
+	is.NoErr(err)                     // glibc's pidfd_spawn survives the filter
+	is.Equal(p.Backend(), PidfdSpawn) // and Auto still prefers it
+	is.True(mustWait(t, p).Success())
+}

@@ -126,9 +126,9 @@ func spawnClone3(pl *plan) (*Process, error) {
 		pl.path = path
 	}
 	if useClonePath() {
-		if f := pl.clone3Field(); f != "" {
-			why, err := clonePathReason()
-			return nil, unsupported(err, "Attr.%s needs clone3 (%s)", f, why)
+		if f := clonePathLacks(pl); f != "" {
+			why, errno := clonePathReason()
+			return nil, unsupported(errno, "Attr.%s needs clone3 here: %s", f, why)
 		}
 		return spawnClone(pl)
 	}
@@ -183,6 +183,31 @@ func spawnClone3(pl *plan) (*Process, error) {
 //
 // The Linux 7.1 flags exist only in clone3: AutoReap and AutoKill fail with
 // ErrNotSupported naming the filter, NoNewPrivs is a prctl step.
+
+// clonePathLacks names what of pl the clone(2) path cannot do, or "".
+// Cloneflags (only CLONE_NEW* bits pass the plan) go into clone's own
+// flags, except CLONE_NEWTIME: its bit (0x80) lies in clone(2)'s
+// exit-signal byte. A user namespace with maps (the parent writes
+// them while a non-vfork child waits, then waits for its exec on the
+// CLONE_CHILD_CLEARTID word) and Foreground with Pgid 0 (the child's pid
+// from CLONE_CHILD_SETTID) are built on clone3's child_tid, which the
+// trampoline's clone(2) call does not pass: refused, never dropped.
+func clonePathLacks(pl *plan) string {
+	if pl.sys == nil {
+		return ""
+	}
+	switch {
+	case pl.sys.userns && pl.attr.UidMappings != nil:
+		return "UidMappings (a user namespace with maps)"
+	case pl.sys.userns:
+		return "GidMappings (a user namespace with maps)"
+	case pl.sys.selfPgrp:
+		return "Foreground with Pgid 0"
+	case pl.attr.Cloneflags&unix.CLONE_NEWTIME != 0:
+		return "Cloneflags (CLONE_NEWTIME)"
+	}
+	return ""
+}
 
 // Signal dispositions the child sets (struct sigaction: the handler in the
 // first word, no flags, an empty mask). Package variables: they never move.
@@ -261,7 +286,7 @@ func spawnClone(pl *plan) (*Process, error) {
 	defer clone3Pool.Put(c)
 	c.pidfd = -1
 	c.res = rawResult{}
-	flags := uintptr(unix.CLONE_VM|unix.CLONE_VFORK|unix.CLONE_PIDFD) | uintptr(syscall.SIGCHLD)
+	flags := uintptr(unix.CLONE_VM|unix.CLONE_VFORK|unix.CLONE_PIDFD) | uintptr(syscall.SIGCHLD) | uintptr(pl.cloneNSFlags())
 	r, errno := rawClone(unix.SYS_CLONE, flags, c.stackTop(), uintptr(unsafe.Pointer(&c.pidfd)), &steps[0], uintptr(len(steps)), &c.res)
 	runtime.KeepAlive(rp) // the steps point into rp's buffers
 	if errno != 0 {

@@ -246,24 +246,3 @@ func (pl *plan) sysStepErr(k opKind, errno error) error {
 	}
 	return &os.PathError{Op: name, Path: path, Err: errno}
 }
-
-// clone3Field names the first SysProcAttr field of the plan that only clone3
-// carries, or "": namespaces made with the child, the maps that need its
-// handshake, and Foreground's own group (its pid, from CLONE_CHILD_SETTID).
-// The clone(2) path of the Clone3 backend refuses them.
-func (pl *plan) clone3Field() string {
-	sp := pl.sys
-	switch {
-	case sp == nil:
-		return ""
-	case pl.attr.Cloneflags != 0:
-		return "Cloneflags"
-	case sp.userns && pl.attr.UidMappings != nil:
-		return "UidMappings"
-	case sp.userns:
-		return "GidMappings"
-	case sp.selfPgrp:
-		return "Foreground with Pgid 0"
-	}
-	return ""
-}

@@ -33,17 +33,6 @@ func forEachRawBackend(t *testing.T, fn func(t *testing.T, b Backend)) {
 	}
 }
 
-// needClone3 skips a test of what only clone3 carries (namespaces at
-// creation, maps, Foreground's own group) where the Clone3 backend uses its
-// clone(2) path (clone3 filtered, or SPAWN_TEST_CLONE_PATH=1).
-func needClone3(t *testing.T, b Backend) {
-	t.Helper()
-	if (b == Clone3 || b == Auto) && useClonePath() {
-		why, _ := clonePathReason()
-		t.Skipf("needs clone3 itself: the Clone3 backend takes its clone(2) path here (%s); TestAttrClonePath checks the refusal", why)
-	}
-}
-
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -161,7 +150,6 @@ func TestAttrCloneflags(t *testing.T) {
 	needRoot(t)
 	forEachRawBackend(t, func(t *testing.T, b Backend) {
 		is := is.New(t)
-		needClone3(t, b)
 		flags := uintptr(syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET)
 		if b == Clone3 {
 			flags |= syscall.CLONE_NEWPID
@@ -226,7 +214,7 @@ func TestAttrUserNamespace(t *testing.T) {
 		{"Unshareflags", 0, syscall.CLONE_NEWUSER},
 	} {
 		t.Run(flags.name, func(t *testing.T) {
-			needClone3(t, Clone3)
+			skipOnClonePath(t, usernsAttr(), "UidMappings")
 			is := is.New(t)
 			p := sleeper(t, Clone3, Attr{
 				Cloneflags:   flags.clone,
@@ -275,7 +263,7 @@ func TestAttrUnshareUserNoMaps(t *testing.T) {
 
 func TestAttrUserNamespaceMapError(t *testing.T) {
 	needRoot(t)
-	needClone3(t, Clone3)
+	skipOnClonePath(t, usernsAttr(), "UidMappings")
 	is := is.New(t)
 	before := openFds()
 	// Two overlapping ranges: the kernel refuses the map.
@@ -334,6 +322,46 @@ func TestPidfdSpawnRejectsSysProcFields(t *testing.T) {
 	}
 }
 
+// skipOnClonePath skips a test of something the Clone3 backend builds on
+// clone3 alone where it takes its clone(2) path (clone3 filtered, or
+// SPAWN_TEST_CLONE_PATH=1), after checking that Spawn refuses attr there
+// before any child: ErrNotSupported naming field and clone3.
+func skipOnClonePath(t *testing.T, attr Attr, field string) {
+	t.Helper()
+	if !useClonePath() {
+		return
+	}
+	checkClonePathRefuses(t, attr, field)
+	why, _ := clonePathReason()
+	t.Skipf("%s needs clone3 where the clone path is in use: %s", field, why)
+}
+
+// checkClonePathRefuses checks that the Clone3 backend, on its clone(2)
+// path, refuses attr before any child: ErrNotSupported naming field, clone3
+// and why the clone path is taken.
+func checkClonePathRefuses(t *testing.T, attr Attr, field string) {
+	t.Helper()
+	is := is.NewRelaxed(t)
+	before := openFds()
+	attr.Backend = Clone3
+	p, err := Spawn("/bin/true", []string{"true"}, &attr)
+	is.True(p == nil)                                    // no child
+	is.True(errors.Is(err, ErrNotSupported))             // refused as unsupported, never dropped
+	is.True(strings.Contains(fmt.Sprint(err), field))    // naming the field
+	is.True(strings.Contains(fmt.Sprint(err), "clone3")) // and clone3
+	why, _ := clonePathReason()
+	is.True(strings.Contains(fmt.Sprint(err), why)) // and why clone3 is not used
+	is.NoErr(checkLeaks(before))                    // no descriptor, no child
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// usernsAttr is a user namespace with a map of this process's uid.
+func usernsAttr() Attr {
+	return Attr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}}
+}
+
 func TestAttrSysProcBadInput(t *testing.T) {
 	is := is.New(t)
 	before := openFds()
@@ -357,24 +385,34 @@ func TestAttrSysProcBadInput(t *testing.T) {
 	is.NoErr(checkLeaks(before)) // no child, no descriptor
 }
 
-// TestAttrClonePath: where clone3 is filtered, the Clone3 backend's clone(2)
-// path runs the SysProcAttr steps, and refuses what only clone3 carries.
+// TestAttrClonePath: on the Clone3 backend's clone(2) path (forced here;
+// clone3 filtered in the container legs) the SysProcAttr steps run,
+// Cloneflags go into clone's flags, and what only clone3 carries is refused
+// with ErrNotSupported before any child.
 func TestAttrClonePath(t *testing.T) {
 	needRoot(t)
 	withClonePath(t)
 	is := is.New(t)
+	maps := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}
+	for _, c := range []struct {
+		attr  Attr
+		field string
+	}{
+		{Attr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: maps}, "UidMappings"},
+		{Attr{Unshareflags: syscall.CLONE_NEWUSER, GidMappings: maps}, "GidMappings"},
+		{Attr{Cloneflags: unix.CLONE_NEWTIME}, "CLONE_NEWTIME"},
+		{Attr{Foreground: true}, "Foreground"},
+	} {
+		checkClonePathRefuses(t, c.attr, c.field)
+	}
+
 	p := sleeper(t, Clone3, Attr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}, Unshareflags: syscall.CLONE_NEWUTS})
 	is.Equal(procStatus(t, p.Pid(), "Uid"), "65534\t65534\t65534\t65534") // Credential on the clone path
 	is.True(readNS(t, p.Pid(), "uts") != readNS(t, os.Getpid(), "uts"))   // and Unshareflags
-	for _, attr := range []Attr{
-		{Cloneflags: syscall.CLONE_NEWUTS},
-		{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}},
-		{Unshareflags: syscall.CLONE_NEWUSER, GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}},
-		{Foreground: true},
-	} {
-		attr.Backend = Clone3
-		_, err := Spawn("/bin/true", []string{"true"}, &attr)
-		is.True(errors.Is(err, ErrNotSupported))         // refused before any child
-		is.True(strings.Contains(err.Error(), "clone3")) // naming clone3
+
+	p = sleeper(t, Clone3, Attr{Cloneflags: syscall.CLONE_NEWUTS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUSER})
+	for _, ns := range []string{"uts", "pid", "user"} {
+		is.True(readNS(t, p.Pid(), ns) != readNS(t, os.Getpid(), ns)) // Cloneflags carried by clone(2)
 	}
+	is.Equal(procStatus(t, p.Pid(), "NSpid"), strconv.Itoa(p.Pid())+"\t1") // pid 1 of its PID namespace
 }
