@@ -19,9 +19,6 @@ import (
 //
 //	go test -run '^$' -bench UserNamespace
 func BenchmarkUserNamespace(b *testing.B) {
-	if useClonePath() {
-		b.Skip("the clone(2) path of Clone3 carries no user namespace maps")
-	}
 	uid, gid := syscall.Getuid(), syscall.Getgid()
 	ns := func() *syscall.SysProcAttr {
 		return &syscall.SysProcAttr{

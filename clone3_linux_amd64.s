@@ -2,8 +2,8 @@
 //
 // One entry serves both system calls that create the child: clone3(args,
 // size) on the fast path, and clone(flags, newsp, parent_tid, child_tid,
-// tls) where clone3 is filtered. a0..a2 go to DI, SI and DX; R10 and R8
-// (clone's child_tid and tls, unused by clone3) are zero.
+// tls) where clone3 is filtered. a0..a2 go to DI, SI and DX, ctid to R10
+// (clone's child_tid; clone3 ignores it), and R8 (clone's tls) is zero.
 
 #include "textflag.h"
 
@@ -26,8 +26,8 @@
 #define CHECK_EQ 0x10000
 #define ESRCH 3
 
-// func rawClone(nr, a0, a1, a2 uintptr, steps *rawStep, nsteps uintptr, res *rawResult) (pid uintptr, errno uintptr)
-TEXT ·rawClone(SB), NOSPLIT, $16-72
+// func rawClone(nr, a0, a1, a2, ctid uintptr, steps *rawStep, nsteps uintptr, res *rawResult) (pid uintptr, errno uintptr)
+TEXT ·rawClone(SB), NOSPLIT, $16-80
 	// Block every signal on this thread; keep the old mask in the frame.
 	MOVQ	$-1, all-8(SP)
 	MOVQ	$SIG_SETMASK, DI
@@ -39,14 +39,14 @@ TEXT ·rawClone(SB), NOSPLIT, $16-72
 
 	// The child reads these registers; clone and clone3 preserve all but
 	// AX, CX, R11.
-	MOVQ	steps+32(FP), R12
-	MOVQ	nsteps+40(FP), R13
-	MOVQ	res+48(FP), BX
+	MOVQ	steps+40(FP), R12
+	MOVQ	nsteps+48(FP), R13
+	MOVQ	res+56(FP), BX
 
 	MOVQ	a0+8(FP), DI
 	MOVQ	a1+16(FP), SI
 	MOVQ	a2+24(FP), DX
-	XORQ	R10, R10
+	MOVQ	ctid+32(FP), R10
 	XORQ	R8, R8
 	MOVQ	nr+0(FP), AX
 	SYSCALL
@@ -64,12 +64,12 @@ TEXT ·rawClone(SB), NOSPLIT, $16-72
 	CMPQ	R12, $0xfffffffffffff001
 	JLS	ok
 	NEGQ	R12
-	MOVQ	$0, pid+56(FP)
-	MOVQ	R12, errno+64(FP)
+	MOVQ	$0, pid+64(FP)
+	MOVQ	R12, errno+72(FP)
 	RET
 ok:
-	MOVQ	R12, pid+56(FP)
-	MOVQ	$0, errno+64(FP)
+	MOVQ	R12, pid+64(FP)
+	MOVQ	$0, errno+72(FP)
 	RET
 
 child:

@@ -2,9 +2,9 @@
 //
 // Same contract as clone3_linux_amd64.s: one entry for clone3(args, size)
 // and for clone(flags, newsp, parent_tid, tls, child_tid) (arm64 selects
-// CONFIG_CLONE_BACKWARDS: tls comes before child_tid; both are zero here,
-// and the pidfd of CLONE_PIDFD comes back through parent_tid, in R2 in
-// either order). arm64 syscall convention: number in
+// CONFIG_CLONE_BACKWARDS: tls comes before child_tid; tls is zero, ctid goes
+// to child_tid in R4, which clone3 ignores, and the pidfd of CLONE_PIDFD
+// comes back through parent_tid, in R2 in either order). arm64 syscall convention: number in
 // R8, arguments in R0-R5, SVC $0, result in R0; the kernel preserves every
 // other register, in parent and child alike.
 //
@@ -43,8 +43,8 @@
 // unsigned, is at least MAX_ERRNO_NEG.
 #define MAX_ERRNO_NEG $-4095
 
-// func rawClone(nr, a0, a1, a2 uintptr, steps *rawStep, nsteps uintptr, res *rawResult) (pid uintptr, errno uintptr)
-TEXT ·rawClone(SB), NOSPLIT, $16-72
+// func rawClone(nr, a0, a1, a2, ctid uintptr, steps *rawStep, nsteps uintptr, res *rawResult) (pid uintptr, errno uintptr)
+TEXT ·rawClone(SB), NOSPLIT, $16-80
 	// Block every signal on this thread; keep the old mask in the frame.
 	MOVD	$-1, R0
 	MOVD	R0, all-8(SP)
@@ -57,15 +57,15 @@ TEXT ·rawClone(SB), NOSPLIT, $16-72
 
 	// The child reads these registers; clone and clone3 preserve all but
 	// R0.
-	MOVD	steps+32(FP), R19
-	MOVD	nsteps+40(FP), R20
-	MOVD	res+48(FP), R21
+	MOVD	steps+40(FP), R19
+	MOVD	nsteps+48(FP), R20
+	MOVD	res+56(FP), R21
 
 	MOVD	a0+8(FP), R0
 	MOVD	a1+16(FP), R1
 	MOVD	a2+24(FP), R2
 	MOVD	ZR, R3
-	MOVD	ZR, R4
+	MOVD	ctid+32(FP), R4
 	MOVD	nr+0(FP), R8
 	SVC	$0
 	CBZ	R0, child
@@ -82,12 +82,12 @@ TEXT ·rawClone(SB), NOSPLIT, $16-72
 	CMP	R9, R19
 	BLO	ok
 	NEG	R19, R19
-	MOVD	ZR, pid+56(FP)
-	MOVD	R19, errno+64(FP)
+	MOVD	ZR, pid+64(FP)
+	MOVD	R19, errno+72(FP)
 	RET
 ok:
-	MOVD	R19, pid+56(FP)
-	MOVD	ZR, errno+64(FP)
+	MOVD	R19, pid+64(FP)
+	MOVD	ZR, errno+72(FP)
 	RET
 
 child:

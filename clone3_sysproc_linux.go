@@ -16,7 +16,8 @@ import (
 )
 
 // A Clone3 child with the SysProcAttr steps. Two things differ from the
-// plain vfork path:
+// plain vfork path (and the clone(2) path, spawnClone, does both the same
+// way through clone's child_tid):
 //
 //   - Foreground with Pgid 0 needs the child's own pid (in its own PID
 //     namespace) for TIOCSPGRP: the kernel writes it into the plan's tid
@@ -71,7 +72,7 @@ func spawnClone3Sys(pl *plan, flags uint64, pflags procFlags, rp *rawPlan) (*Pro
 			}
 		}
 	}
-	r, errno := rawClone(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0, &rp.steps[0], uintptr(len(rp.steps)), &c.res)
+	r, errno := rawClone(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0, 0, &rp.steps[0], uintptr(len(rp.steps)), &c.res)
 	if sp.userns {
 		unix.Close(sync[0])
 	}

@@ -31,9 +31,9 @@
 //     ENOSYS) the same trampoline uses clone(CLONE_PIDFD|CLONE_VM|
 //     CLONE_VFORK) and the child resets its signal handlers and joins
 //     Attr.Cgroup itself before exec: [Available](Clone3) is nil,
-//     [Process.Backend] still says Clone3, Cloneflags go into clone's
-//     flags, and what exists in clone3 alone (AutoReap, AutoKill, user
-//     namespace maps, Foreground with Pgid 0, CLONE_NEWTIME) fails with
+//     [Process.Backend] still says Clone3, the SysProcAttr fields work
+//     (Cloneflags go into clone's flags), and only what clone3 alone has
+//     (AutoReap, AutoKill, CLONE_NEWTIME in Cloneflags) fails with
 //     [ErrNotSupported] naming the filter, before any child.
 //   - [ForkNP]: the fork_np contract proposed for glibc, in the C shim: a
 //     fork that runs the C libraries' pthread_atfork handlers ([ForkExec],

@@ -69,7 +69,6 @@ func whoamiNEWUSER(t *testing.T, b Backend, uid, gid int, setgroups bool) *Cmd {
 func TestCloneNEWUSERAndRemap(t *testing.T) {
 	for _, setgroups := range []bool{false, true} {
 		t.Run(fmt.Sprintf("setgroups=%v", setgroups), func(t *testing.T) {
-			skipOnClonePath(t, usernsAttr(), "UidMappings")
 			is := is.New(t)
 			uid, gid := os.Getuid(), os.Getgid()
 			out, err := whoamiNEWUSER(t, Clone3, uid, gid, setgroups).CombinedOutput()
@@ -84,7 +83,6 @@ func TestCloneNEWUSERAndRemap(t *testing.T) {
 }
 
 func TestEmptyCredGroupsDisableSetgroups(t *testing.T) {
-	skipOnClonePath(t, usernsAttr(), "UidMappings")
 	is := is.New(t)
 	c := whoamiNEWUSER(t, Clone3, os.Getuid(), os.Getgid(), false)
 	c.SysProcAttr.Credential = &syscall.Credential{}
@@ -127,7 +125,6 @@ func TestGroupCleanup(t *testing.T) {
 }
 
 func TestGroupCleanupUserNamespace(t *testing.T) {
-	skipOnClonePath(t, usernsAttr(), "UidMappings")
 	is := is.New(t)
 	uid, gid := os.Getuid(), os.Getgid()
 	c := portCmd(Clone3, lookOrSkip(t, "id"))
@@ -207,7 +204,6 @@ func unshareUidGidMapping() error {
 // TestUnshareUidGidMapping: an unprivileged user namespace with maps of
 // one's own ids. As root, a helper drops to nobody first.
 func TestUnshareUidGidMapping(t *testing.T) {
-	skipOnClonePath(t, usernsAttr(), "UidMappings")
 	is := is.New(t)
 	if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_userns_clone"); err == nil && strings.TrimSpace(string(b)) == "0" {
 		t.Skip("needs unprivileged user namespaces (kernel.unprivileged_userns_clone is 0)")
@@ -332,7 +328,6 @@ func testAmbientCaps(t *testing.T, userns bool) {
 	exe := publicTestExe(t)
 	bs := rawBackends(t)
 	if userns {
-		skipOnClonePath(t, usernsAttr(), "UidMappings")
 		bs = []Backend{Clone3}
 	}
 	for _, b := range bs {
@@ -431,9 +426,6 @@ func init() {
 
 func TestForeground(t *testing.T) {
 	forEachRawBackend(t, func(t *testing.T, b Backend) {
-		if b == Clone3 {
-			skipOnClonePath(t, Attr{Foreground: true}, "Foreground with Pgid 0")
-		}
 		is := is.New(t)
 		ptyOrSkip(t)
 		is.NoErr(portHelper(Auto, "foreground", b.String()).Run()) // the child owned the terminal

@@ -69,12 +69,13 @@ type clone3Call struct {
 var clone3Pool = sync.Pool{New: func() any { return new(clone3Call) }}
 
 // rawClone is the trampoline: it makes system call nr (SYS_CLONE3 or
-// SYS_CLONE) with arguments a0..a2 (the rest zero) on a thread with every
+// SYS_CLONE) with arguments a0..a2 and, for clone, ctid as its child_tid
+// (clone3 takes that in its args; tls is zero) on a thread with every
 // signal blocked, and in the child runs steps. It returns the child's pid,
 // or the errno of the call itself.
 //
 //go:noescape
-func rawClone(nr, a0, a1, a2 uintptr, steps *rawStep, nsteps uintptr, res *rawResult) (pid uintptr, errno uintptr)
+func rawClone(nr, a0, a1, a2, ctid uintptr, steps *rawStep, nsteps uintptr, res *rawResult) (pid uintptr, errno uintptr)
 
 // stackTop returns the 16-byte-aligned top of c's child stack.
 func (c *clone3Call) stackTop() uintptr {
@@ -106,7 +107,7 @@ func clone3(flags uint64, cgroup int, steps []rawStep) (pidfd, pid int, failed i
 	if len(steps) > 0 {
 		stepsp = &steps[0]
 	}
-	r, errno := rawClone(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0, stepsp, uintptr(len(steps)), &c.res)
+	r, errno := rawClone(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0, 0, stepsp, uintptr(len(steps)), &c.res)
 	if errno != 0 {
 		return -1, -1, -1, syscall.Errno(errno)
 	}
@@ -181,29 +182,19 @@ func spawnClone3(pl *plan) (*Process, error) {
 //     be outside it. An unopenable cgroup.procs fails the spawn before any
 //     child exists.
 //
-// The Linux 7.1 flags exist only in clone3: AutoReap and AutoKill fail with
-// ErrNotSupported naming the filter, NoNewPrivs is a prctl step.
+// The SysProcAttr fields take the same shape as on clone3: namespace flags
+// in clone's flags, a non-vfork child for a user namespace with maps, the
+// tid word through clone's child_tid. The Linux 7.1 flags exist only in
+// clone3: AutoReap and AutoKill fail with ErrNotSupported naming the filter,
+// NoNewPrivs is a prctl step.
 
 // clonePathLacks names what of pl the clone(2) path cannot do, or "".
 // Cloneflags (only CLONE_NEW* bits pass the plan) go into clone's own
 // flags, except CLONE_NEWTIME: its bit (0x80) lies in clone(2)'s
-// exit-signal byte. A user namespace with maps (the parent writes
-// them while a non-vfork child waits, then waits for its exec on the
-// CLONE_CHILD_CLEARTID word) and Foreground with Pgid 0 (the child's pid
-// from CLONE_CHILD_SETTID) are built on clone3's child_tid, which the
-// trampoline's clone(2) call does not pass: refused, never dropped.
+// exit-signal byte. A user namespace with maps and Foreground with Pgid 0
+// are carried as on clone3: clone(2) takes child_tid as well.
 func clonePathLacks(pl *plan) string {
-	if pl.sys == nil {
-		return ""
-	}
-	switch {
-	case pl.sys.userns && pl.attr.UidMappings != nil:
-		return "UidMappings (a user namespace with maps)"
-	case pl.sys.userns:
-		return "GidMappings (a user namespace with maps)"
-	case pl.sys.selfPgrp:
-		return "Foreground with Pgid 0"
-	case pl.attr.Cloneflags&unix.CLONE_NEWTIME != 0:
+	if pl.sys != nil && pl.attr.Cloneflags&unix.CLONE_NEWTIME != 0 {
 		return "Cloneflags (CLONE_NEWTIME)"
 	}
 	return ""
@@ -286,13 +277,61 @@ func spawnClone(pl *plan) (*Process, error) {
 	defer clone3Pool.Put(c)
 	c.pidfd = -1
 	c.res = rawResult{}
-	flags := uintptr(unix.CLONE_VM|unix.CLONE_VFORK|unix.CLONE_PIDFD) | uintptr(syscall.SIGCHLD) | uintptr(pl.cloneNSFlags())
-	r, errno := rawClone(unix.SYS_CLONE, flags, c.stackTop(), uintptr(unsafe.Pointer(&c.pidfd)), &steps[0], uintptr(len(steps)), &c.res)
-	runtime.KeepAlive(rp) // the steps point into rp's buffers
+	flags := uintptr(unix.CLONE_VM|unix.CLONE_PIDFD) | uintptr(syscall.SIGCHLD) | uintptr(pl.cloneNSFlags())
+	// The tid word and the user namespace handshake, as on the clone3
+	// path (spawnClone3Sys): clone(2) takes child_tid too.
+	sp := pl.sys
+	userns := sp != nil && sp.userns
+	var ctid uintptr
+	if !userns {
+		flags |= unix.CLONE_VFORK
+	}
+	if sp != nil && (sp.userns || sp.selfPgrp) {
+		flags |= unix.CLONE_CHILD_SETTID
+		ctid = uintptr(unsafe.Pointer(&sp.tid))
+	}
+	var sync [2]int
+	if userns {
+		flags |= unix.CLONE_CHILD_CLEARTID
+		if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
+			return nil, os.NewSyscallError("pipe2", err)
+		}
+		for i := own; i < int32(len(steps)); i++ {
+			if opKind(steps[i].op&stepOpMask) == opUsernsWait {
+				steps[i].a[0] = uint64(sync[0])
+			}
+		}
+	}
+	r, errno := rawClone(unix.SYS_CLONE, flags, c.stackTop(), uintptr(unsafe.Pointer(&c.pidfd)), ctid, &steps[0], uintptr(len(steps)), &c.res)
+	if userns {
+		unix.Close(sync[0])
+	}
 	if errno != 0 {
+		if userns {
+			unix.Close(sync[1])
+		}
 		return nil, &os.PathError{Op: "clone", Path: pl.path, Err: syscall.Errno(errno)}
 	}
 	pidfd, pid := int(c.pidfd), int(r)
+	if userns {
+		err := writeIDMaps(pid, pl.attr)
+		if err == nil {
+			if _, err = unix.Write(sync[1], []byte{1}); err != nil {
+				err = os.NewSyscallError("write", err)
+			}
+		}
+		unix.Close(sync[1])
+		if err != nil {
+			unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		}
+		waitReleased(&sp.tid)
+		if err != nil {
+			reapAndClose(pidfd, false)
+			return nil, err
+		}
+	}
+	runtime.KeepAlive(rp) // the steps point into rp's buffers
+	runtime.KeepAlive(sp) // and the child reads and writes sp's tid word
 	if c.res.errno == 0 {
 		return newProcess(pidfd, pid, Clone3, 0), nil
 	}
@@ -385,7 +424,7 @@ func clone3Accepts(flags uint64) error {
 	base := uintptr(unsafe.Pointer(&c.stack[0]))
 	c.args.stack = uint64(base)
 	c.args.stackSize = uint64(c.stackTop() - base)
-	r, errno := rawClone(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0, &probeExit[0], 1, &c.res)
+	r, errno := rawClone(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0, 0, &probeExit[0], 1, &c.res)
 	switch syscall.Errno(errno) {
 	case unix.EBADF:
 		return nil // the flags passed; the cgroup lookup stopped it
@@ -409,7 +448,7 @@ func clone3Child(flags uint64) error {
 	base := uintptr(unsafe.Pointer(&c.stack[0]))
 	c.args.stack = uint64(base)
 	c.args.stackSize = uint64(c.stackTop() - base)
-	r, errno := rawClone(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0, &probeExit[0], 1, &c.res)
+	r, errno := rawClone(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0, 0, &probeExit[0], 1, &c.res)
 	if errno != 0 {
 		return syscall.Errno(errno)
 	}

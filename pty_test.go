@@ -145,9 +145,6 @@ func init() {
 // which a helper in a session of its own acquires.
 func TestAttrForeground(t *testing.T) {
 	forEachRawBackend(t, func(t *testing.T, b Backend) {
-		if b == Clone3 {
-			skipOnClonePath(t, Attr{Foreground: true}, "Foreground with Pgid 0")
-		}
 		is := is.New(t)
 		ptyOrSkip(t)
 		st := mustWait(t, spawnHelper(t, Auto, "ctty", b.String()))

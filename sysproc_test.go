@@ -214,7 +214,6 @@ func TestAttrUserNamespace(t *testing.T) {
 		{"Unshareflags", 0, syscall.CLONE_NEWUSER},
 	} {
 		t.Run(flags.name, func(t *testing.T) {
-			skipOnClonePath(t, usernsAttr(), "UidMappings")
 			is := is.New(t)
 			p := sleeper(t, Clone3, Attr{
 				Cloneflags:   flags.clone,
@@ -263,7 +262,6 @@ func TestAttrUnshareUserNoMaps(t *testing.T) {
 
 func TestAttrUserNamespaceMapError(t *testing.T) {
 	needRoot(t)
-	skipOnClonePath(t, usernsAttr(), "UidMappings")
 	is := is.New(t)
 	before := openFds()
 	// Two overlapping ranges: the kernel refuses the map.
@@ -322,20 +320,6 @@ func TestPidfdSpawnRejectsSysProcFields(t *testing.T) {
 	}
 }
 
-// skipOnClonePath skips a test of something the Clone3 backend builds on
-// clone3 alone where it takes its clone(2) path (clone3 filtered, or
-// SPAWN_TEST_CLONE_PATH=1), after checking that Spawn refuses attr there
-// before any child: ErrNotSupported naming field and clone3.
-func skipOnClonePath(t *testing.T, attr Attr, field string) {
-	t.Helper()
-	if !useClonePath() {
-		return
-	}
-	checkClonePathRefuses(t, attr, field)
-	why, _ := clonePathReason()
-	t.Skipf("%s needs clone3 where the clone path is in use: %s", field, why)
-}
-
 // checkClonePathRefuses checks that the Clone3 backend, on its clone(2)
 // path, refuses attr before any child: ErrNotSupported naming field, clone3
 // and why the clone path is taken.
@@ -355,11 +339,6 @@ func checkClonePathRefuses(t *testing.T, attr Attr, field string) {
 	if t.Failed() {
 		t.FailNow()
 	}
-}
-
-// usernsAttr is a user namespace with a map of this process's uid.
-func usernsAttr() Attr {
-	return Attr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}}
 }
 
 func TestAttrSysProcBadInput(t *testing.T) {
@@ -386,25 +365,15 @@ func TestAttrSysProcBadInput(t *testing.T) {
 }
 
 // TestAttrClonePath: on the Clone3 backend's clone(2) path (forced here;
-// clone3 filtered in the container legs) the SysProcAttr steps run,
-// Cloneflags go into clone's flags, and what only clone3 carries is refused
-// with ErrNotSupported before any child.
+// clone3 filtered in the container legs, where the SysProcAttr tests run on
+// it too) the SysProcAttr steps run, Cloneflags go into clone's flags, a
+// user namespace gets its maps, and CLONE_NEWTIME, which clone(2) cannot
+// carry, is refused with ErrNotSupported before any child.
 func TestAttrClonePath(t *testing.T) {
 	needRoot(t)
 	withClonePath(t)
 	is := is.New(t)
-	maps := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}
-	for _, c := range []struct {
-		attr  Attr
-		field string
-	}{
-		{Attr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: maps}, "UidMappings"},
-		{Attr{Unshareflags: syscall.CLONE_NEWUSER, GidMappings: maps}, "GidMappings"},
-		{Attr{Cloneflags: unix.CLONE_NEWTIME}, "CLONE_NEWTIME"},
-		{Attr{Foreground: true}, "Foreground"},
-	} {
-		checkClonePathRefuses(t, c.attr, c.field)
-	}
+	checkClonePathRefuses(t, Attr{Cloneflags: unix.CLONE_NEWTIME}, "CLONE_NEWTIME")
 
 	p := sleeper(t, Clone3, Attr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}, Unshareflags: syscall.CLONE_NEWUTS})
 	is.Equal(procStatus(t, p.Pid(), "Uid"), "65534\t65534\t65534\t65534") // Credential on the clone path
@@ -415,4 +384,13 @@ func TestAttrClonePath(t *testing.T) {
 		is.True(readNS(t, p.Pid(), ns) != readNS(t, os.Getpid(), ns)) // Cloneflags carried by clone(2)
 	}
 	is.Equal(procStatus(t, p.Pid(), "NSpid"), strconv.Itoa(p.Pid())+"\t1") // pid 1 of its PID namespace
+
+	p = sleeper(t, Clone3, Attr{Cloneflags: syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1001, Size: 1}},
+		Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}})
+	um, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", p.Pid()))
+	is.NoErr(err)
+	is.Equal(strings.Fields(string(um)), []string{"0", "1000", "1"})  // the maps written on the clone path
+	is.Equal(procStatus(t, p.Pid(), "Uid"), "1000\t1000\t1000\t1000") // uid 0 inside is 1000 outside
 }
