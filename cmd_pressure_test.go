@@ -294,6 +294,12 @@ func TestCmdErrorTextMatchesExec(t *testing.T) {
 			t.Errorf("%s: os/exec says %v, Cmd says %v: both should fail", c.name, theirs, ours)
 			continue
 		}
+		if c.name == "Start after a failed Start" && theirs.Error() != "exec: already started" {
+			// os/exec before Go 1.26 tries again after a failed Start; Cmd
+			// refuses, as os/exec does from Go 1.26 on.
+			is.Equal(ours.Error(), "exec: already started") // Cmd refuses a second Start on every Go
+			continue
+		}
 		if ours.Error() != theirs.Error() {
 			t.Errorf("%s: Cmd says %q, os/exec says %q", c.name, ours, theirs)
 		}

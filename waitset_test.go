@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -371,4 +372,57 @@ func TestWaitBlockedBound(t *testing.T) {
 	}
 	is.Equal(slotsUsed(), int32(0)) // every slot is back
 	is.True(parked(0)())            // and the set is empty
+}
+
+func init() {
+	// wait-no-eventfds: with RLIMIT_NOFILE leaving room for the pidfd and
+	// the wait set but not for the blocked Waits' eventfds, Wait must still
+	// work, parked in the set.
+	registerHelper("wait-no-eventfds", func(args []string) int {
+		r, w, err := os.Pipe() // the runtime's poller opens its own descriptors first
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		r.Close()
+		w.Close()
+		ents, err := os.ReadDir("/proc/self/fd") // one of them is ReadDir's own
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		var lim unix.Rlimit
+		unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
+		lim.Cur = uint64(len(ents) - 1 + 3) // the pidfd, the epoll set, its eventfd
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		p, err := Spawn("/bin/sleep", []string{"sleep", "0.05"}, &Attr{Backend: Clone3})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "spawn:", err)
+			return 2
+		}
+		st, err := p.Wait()
+		if err != nil || !st.Success() {
+			fmt.Fprintln(os.Stderr, "wait:", st, err)
+			return 3
+		}
+		blocks.mu.Lock()
+		slots := len(blocks.free)
+		blocks.mu.Unlock()
+		if slots != 0 || !blocks.ready.Load() {
+			fmt.Fprintf(os.Stderr, "%d blocking slots made under the limit (ready %v)\n", slots, blocks.ready.Load())
+			return 4
+		}
+		return 0
+	})
+}
+
+// TestWaitNoEventfds: where the blocked Waits' eventfds cannot be made
+// (EMFILE when the wait set is created), every Wait parks in the set.
+func TestWaitNoEventfds(t *testing.T) {
+	is := is.New(t)
+	st := mustWait(t, spawnHelper(t, Auto, "wait-no-eventfds"))
+	is.Equal(st.ExitCode(), 0) // Wait works without a blocking slot
 }

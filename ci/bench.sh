@@ -168,6 +168,9 @@ gobench() { # gobench PATTERN [ENV...]; $gobenchtime, if set, is -test.benchtime
 		"$work/spawn.test" -test.run '^$' -test.bench "$pat" -test.benchtime "${gobenchtime:-${benchtime}s}" |
 		tee -a "$work/gobench.txt" /dev/stderr | grep -E '^Benchmark' || log "go benchmarks $pat failed or timed out"
 }
+group_kill() { # a 1,000-process tree killed by Group.Kill and by a /proc walk
+	gobenchtime=3x gobench 'GroupKill$'
+}
 many_children() { # the many-children cases, one run each
 	[ "$many" = 0 ] || gobenchtime=1x gobench 'ManyChildren$' SPAWN_BENCH_MANY="$many"
 }
@@ -183,7 +186,7 @@ groups=(
 	"true|gobench WaitPaired\$"
 )
 # Heavy cases run once, after the blocks; their lines join the last block.
-once=(many_children)
+once=(many_children group_kill)
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 set -f # the patterns are not file names
 for b in $(seq "$blocks"); do

@@ -340,6 +340,7 @@ func (r *run) write(w io.Writer) {
 	}
 	r.paired(w)
 	r.many(w)
+	r.treeKill(w)
 	r.goals(w)
 }
 
@@ -428,6 +429,27 @@ func (r *run) many(w io.Writer) {
 				plain(r.metric(k, "start-all-ms")), plain(r.metric(k, "wait-all-ms")),
 				ratio(r.ratios(metricRatio(k, ex, "wait-all-ms"))))
 		}
+	}
+}
+
+// treeKill writes BenchmarkGroupKill: killing and reaping a tree of 1,000
+// processes through cgroup.kill against a /proc walk signalling each.
+func (r *run) treeKill(w io.Writer) {
+	const kill, walk = "BenchmarkGroupKill/cgroup.kill", "BenchmarkGroupKill/proc-walk"
+	if !r.has(kill) {
+		return
+	}
+	fmt.Fprintf(w, "\n#### Killing a tree of 1,000 processes and reaping it\n\n")
+	fmt.Fprintln(w, "| method | ms per tree | × /proc walk | allocs |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, x := range []struct{ label, key string }{
+		{"**Group.Kill** (cgroup.kill)", kill}, {"walk /proc, SIGKILL each by pidfd", walk},
+	} {
+		rt := "1.00×"
+		if x.key != walk {
+			rt = ratio(r.ratios(ratioOf(x.key, walk)))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", x.label, plain(scale(r.values(x.key), 1e-6)), rt, r.allocs(x.key))
 	}
 }
 
