@@ -57,6 +57,7 @@ func whoamiNEWUSER(b Backend, uid, gid int, setgroups bool) *Cmd {
 func TestCloneNEWUSERAndRemap(t *testing.T) {
 	for _, setgroups := range []bool{false, true} {
 		t.Run(fmt.Sprintf("setgroups=%v", setgroups), func(t *testing.T) {
+			skipOnClonePath(t, "a user namespace with maps")
 			is := is.New(t)
 			uid, gid := os.Getuid(), os.Getgid()
 			out, err := whoamiNEWUSER(Clone3, uid, gid, setgroups).CombinedOutput()
@@ -71,6 +72,7 @@ func TestCloneNEWUSERAndRemap(t *testing.T) {
 }
 
 func TestEmptyCredGroupsDisableSetgroups(t *testing.T) {
+	skipOnClonePath(t, "a user namespace with maps")
 	is := is.New(t)
 	c := whoamiNEWUSER(Clone3, os.Getuid(), os.Getgid(), false)
 	c.SysProcAttr.Credential = &syscall.Credential{}
@@ -113,6 +115,7 @@ func TestGroupCleanup(t *testing.T) {
 }
 
 func TestGroupCleanupUserNamespace(t *testing.T) {
+	skipOnClonePath(t, "a user namespace with maps")
 	is := is.New(t)
 	uid, gid := os.Getuid(), os.Getgid()
 	c := portCmd(Clone3, "/usr/bin/id")
@@ -192,6 +195,7 @@ func unshareUidGidMapping() error {
 // TestUnshareUidGidMapping: an unprivileged user namespace with maps of
 // one's own ids. As root, a helper drops to nobody first.
 func TestUnshareUidGidMapping(t *testing.T) {
+	skipOnClonePath(t, "a user namespace with maps")
 	is := is.New(t)
 	if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_userns_clone"); err == nil && strings.TrimSpace(string(b)) == "0" {
 		t.Skip("needs unprivileged user namespaces (kernel.unprivileged_userns_clone is 0)")
@@ -320,6 +324,9 @@ func testAmbientCaps(t *testing.T, userns bool) {
 	}
 	for _, b := range bs {
 		t.Run(b.String(), func(t *testing.T) {
+			if userns {
+				skipOnClonePath(t, "a user namespace with maps")
+			}
 			is := is.New(t)
 			_, argv, env := helperArgv("caps")
 			c := portCmd(b, exe)
@@ -414,6 +421,9 @@ func init() {
 
 func TestForeground(t *testing.T) {
 	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		if b == Clone3 {
+			skipOnClonePath(t, "Foreground with Pgid 0")
+		}
 		is := is.New(t)
 		ptyOrSkip(t)
 		is.NoErr(portHelper(Auto, "foreground", b.String()).Run()) // the child owned the terminal
