@@ -239,7 +239,7 @@ mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 raw=${out%.md}.txt
 cp "$work/gobench.txt" "$raw"
 bs_cols=()
-for m in os_exec:os/exec clone3:Clone3 pidfd_spawn:PidfdSpawn fork_np:ForkNP; do
+for m in os_exec:os/exec clone3:Clone3 clone3_via_clone:Clone3-via-clone pidfd_spawn:PidfdSpawn fork_np:ForkNP; do
 	awk -v m="${m%%:*}" '
 		!/^Benchmark/ { if ($0 ~ /^[a-z]+: /) print; next }
 		{

@@ -248,11 +248,12 @@ var (
 	goClone3 = goMethod("**spawn Clone3**", "clone3", "clone3")
 	goWaitid = goMethod("spawn Clone3, blocking waitid on Fd (no Wait)", "clone3_waitid", "clone3")
 	goRawW   = goMethod("spawn Clone3, raw waitid holding the P (diagnostic)", "clone3_rawwait", "clone3")
+	goClone  = goMethod("spawn Clone3, its clone(2) path (clone3 filtered)", "clone3_via_clone", "vfork")
 	goPidfd  = goMethod("**spawn PidfdSpawn**", "pidfd_spawn", "pidfd_spawn")
 	goForkNP = goMethod("spawn ForkNP", "fork_np", "fork")
 	goExec   = goMethod("os/exec Cmd.Run", "os_exec", "vfork")
 	goSys    = goMethod("syscall.StartProcess+Wait4", "syscall", "vfork")
-	methods  = []method{cVfork, cClone3, cPosix, cPosixSy, cPidfd, cFork, goClone3, goWaitid, goRawW, goPidfd, goForkNP, goExec, goSys}
+	methods  = []method{cVfork, cClone3, cPosix, cPosixSy, cPidfd, cFork, goClone3, goWaitid, goRawW, goClone, goPidfd, goForkNP, goExec, goSys}
 )
 
 func (r *run) has(key string) bool { return len(r.values(key)) > 0 }
