@@ -168,6 +168,9 @@ gobench() { # gobench PATTERN [ENV...]; $gobenchtime, if set, is -test.benchtime
 		"$work/spawn.test" -test.run '^$' -test.bench "$pat" -test.benchtime "${gobenchtime:-${benchtime}s}" |
 		tee -a "$work/gobench.txt" /dev/stderr | grep -E '^Benchmark' || log "go benchmarks $pat failed or timed out"
 }
+group_kill() { # a 1,000-process tree killed by Group.Kill and by a /proc walk
+	gobenchtime=3x gobench 'GroupKill$'
+}
 many_children() { # the many-children cases, one run each
 	[ "$many" = 0 ] || gobenchtime=1x gobench 'ManyChildren$' SPAWN_BENCH_MANY="$many"
 }
@@ -183,7 +186,7 @@ groups=(
 	"true|gobench WaitPaired\$"
 )
 # Heavy cases run once, after the blocks; their lines join the last block.
-once=(many_children)
+once=(many_children group_kill)
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 set -f # the patterns are not file names
 for b in $(seq "$blocks"); do
@@ -236,7 +239,7 @@ mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 raw=${out%.md}.txt
 cp "$work/gobench.txt" "$raw"
 bs_cols=()
-for m in os_exec:os/exec clone3:Clone3 pidfd_spawn:PidfdSpawn fork_np:ForkNP; do
+for m in os_exec:os/exec clone3:Clone3 clone3_via_clone:Clone3-via-clone pidfd_spawn:PidfdSpawn fork_np:ForkNP; do
 	awk -v m="${m%%:*}" '
 		!/^Benchmark/ { if ($0 ~ /^[a-z]+: /) print; next }
 		{

@@ -248,11 +248,12 @@ var (
 	goClone3 = goMethod("**spawn Clone3**", "clone3", "clone3")
 	goWaitid = goMethod("spawn Clone3, blocking waitid on Fd (no Wait)", "clone3_waitid", "clone3")
 	goRawW   = goMethod("spawn Clone3, raw waitid holding the P (diagnostic)", "clone3_rawwait", "clone3")
+	goClone  = goMethod("spawn Clone3, its clone(2) path (clone3 filtered)", "clone3_via_clone", "vfork")
 	goPidfd  = goMethod("**spawn PidfdSpawn**", "pidfd_spawn", "pidfd_spawn")
 	goForkNP = goMethod("spawn ForkNP", "fork_np", "fork")
 	goExec   = goMethod("os/exec Cmd.Run", "os_exec", "vfork")
 	goSys    = goMethod("syscall.StartProcess+Wait4", "syscall", "vfork")
-	methods  = []method{cVfork, cClone3, cPosix, cPosixSy, cPidfd, cFork, goClone3, goWaitid, goRawW, goPidfd, goForkNP, goExec, goSys}
+	methods  = []method{cVfork, cClone3, cPosix, cPosixSy, cPidfd, cFork, goClone3, goWaitid, goRawW, goClone, goPidfd, goForkNP, goExec, goSys}
 )
 
 func (r *run) has(key string) bool { return len(r.values(key)) > 0 }
@@ -340,6 +341,7 @@ func (r *run) write(w io.Writer) {
 	}
 	r.paired(w)
 	r.many(w)
+	r.treeKill(w)
 	r.goals(w)
 }
 
@@ -428,6 +430,27 @@ func (r *run) many(w io.Writer) {
 				plain(r.metric(k, "start-all-ms")), plain(r.metric(k, "wait-all-ms")),
 				ratio(r.ratios(metricRatio(k, ex, "wait-all-ms"))))
 		}
+	}
+}
+
+// treeKill writes BenchmarkGroupKill: killing and reaping a tree of 1,000
+// processes through cgroup.kill against a /proc walk signalling each.
+func (r *run) treeKill(w io.Writer) {
+	const kill, walk = "BenchmarkGroupKill/cgroup.kill", "BenchmarkGroupKill/proc-walk"
+	if !r.has(kill) {
+		return
+	}
+	fmt.Fprintf(w, "\n#### Killing a tree of 1,000 processes and reaping it\n\n")
+	fmt.Fprintln(w, "| method | ms per tree | × /proc walk | allocs |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, x := range []struct{ label, key string }{
+		{"**Group.Kill** (cgroup.kill)", kill}, {"walk /proc, SIGKILL each by pidfd", walk},
+	} {
+		rt := "1.00×"
+		if x.key != walk {
+			rt = ratio(r.ratios(ratioOf(x.key, walk)))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", x.label, plain(scale(r.values(x.key), 1e-6)), rt, r.allocs(x.key))
 	}
 }
 
