@@ -176,12 +176,14 @@ func TestLibcPidfdGetpid(t *testing.T) {
 	is.Equal(se.Syscall, "pidfd_getpid") // named pidfd_getpid
 	r.Close()
 	w.Close()
+	kept, err := unix.Dup(p.Fd())
+	is.NoErr(err)      // a second pidfd on the child: Wait closes the Process's own
 	is.NoErr(p.Kill()) // end the child
 	_, err = p.Wait()
 	is.NoErr(err) // reap it
-	_, err = f(p.Fd())
+	_, err = f(kept)
+	unix.Close(kept)
 	is.True(errors.Is(err, syscall.ESRCH)) // reaped: ESRCH
-	p.Release()
 }
 
 func TestShimAgreesWithPlan(t *testing.T) {
