@@ -42,7 +42,10 @@ type Limits struct {
 	// MemoryHigh is the memory throttling threshold in bytes (memory.high).
 	MemoryHigh int64
 	// PidsMax is the largest number of tasks (processes and threads) in the
-	// tree (pids.max): a fork beyond it fails with EAGAIN.
+	// tree (pids.max): a fork beyond it fails with EAGAIN. Where clone3 is
+	// filtered, Group.Spawn's child joins the group by migration (the
+	// Clone3 backend's clone(2) path), which the kernel does not bound by
+	// pids.max; the forks of the tree itself stay bounded.
 	PidsMax int
 	// CPUMax is the CPU bandwidth in CPUs (cpu.max with a 100 ms period):
 	// 0.5 is 50 ms per 100 ms, 1.5 is 150 ms per 100 ms. At least 0.01.
