@@ -272,29 +272,37 @@ func runChild(o options, argv []string) int {
 	if st == nil {
 		return finish(exitFailed, fmt.Errorf("waiting for %s: %w", argv[0], werr))
 	}
-	if ru := st.Rusage(); ru != nil {
-		rep.User = st.UserTime().Seconds()
-		rep.System = st.SystemTime().Seconds()
-		rep.MaxRSSKiB = int64(ru.Maxrss)
-	}
-	var status int
-	switch {
-	case st.Signal() != 0:
-		rep.Signal = unix.SignalName(st.Signal())
-		rep.SignalNum = int(st.Signal())
-		rep.CoreDumped = st.CoreDumped()
-		status = exitSignalBase + int(st.Signal())
-	case st.ExitCode() >= 0:
-		code := st.ExitCode()
-		rep.ExitCode = &code
-		status = code
-	default:
+	status, ok := rep.setStatus(st)
+	if !ok {
 		return finish(exitFailed, fmt.Errorf("%s ended with a status the kernel did not report", argv[0]))
 	}
 	if rep.TimedOut {
 		status = exitTimedOut // as timeout(1); the child's own status is in the report
 	}
 	return finish(status, nil)
+}
+
+// setStatus records st's resource usage and how the child ended in rep, and
+// returns the exit status spawn takes from it (128+N for signal N, as a
+// shell does); false when the kernel reported no status.
+func (rep *report) setStatus(st *spawn.State) (int, bool) {
+	if ru := st.Rusage(); ru != nil {
+		rep.User = st.UserTime().Seconds()
+		rep.System = st.SystemTime().Seconds()
+		rep.MaxRSSKiB = int64(ru.Maxrss)
+	}
+	switch {
+	case st.Signal() != 0:
+		rep.Signal = unix.SignalName(st.Signal())
+		rep.SignalNum = int(st.Signal())
+		rep.CoreDumped = st.CoreDumped()
+		return exitSignalBase + int(st.Signal()), true
+	case st.ExitCode() >= 0:
+		code := st.ExitCode()
+		rep.ExitCode = &code
+		return code, true
+	}
+	return 0, false
 }
 
 // startStatus maps a failed start to a shell's exit status.

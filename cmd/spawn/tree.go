@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/pidfd/spawn"
-	"golang.org/x/sys/unix"
 )
 
 const treeUsage = `
@@ -263,23 +262,8 @@ func runTree(o options, t treeOptions, argv []string) int {
 	if st == nil {
 		return finish(exitFailed, fmt.Errorf("waiting for %s: %w", argv[0], werr))
 	}
-	if ru := st.Rusage(); ru != nil {
-		rep.User = st.UserTime().Seconds()
-		rep.System = st.SystemTime().Seconds()
-		rep.MaxRSSKiB = int64(ru.Maxrss)
-	}
-	var status int
-	switch {
-	case st.Signal() != 0:
-		rep.Signal = unix.SignalName(st.Signal())
-		rep.SignalNum = int(st.Signal())
-		rep.CoreDumped = st.CoreDumped()
-		status = exitSignalBase + int(st.Signal())
-	case st.ExitCode() >= 0:
-		code := st.ExitCode()
-		rep.ExitCode = &code
-		status = code
-	default:
+	status, ok := rep.setStatus(st)
+	if !ok {
 		return finish(exitFailed, fmt.Errorf("%s ended with a status the kernel did not report", argv[0]))
 	}
 	if tr.OOMKills > 0 && status != 0 {
