@@ -580,18 +580,7 @@ func nofileEmfileHelper(args []string) int {
 // gets the original limit back.
 func TestCmdNofileProbeRetries(t *testing.T) {
 	is := is.New(t)
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skipf("needs sh in PATH to report a child's limit: %v", err)
-	}
-	if err := Available(Clone3); err != nil {
-		t.Skipf("setting the helper's RLIMIT_NOFILE needs the Clone3 backend: %v", err)
-	}
-	var lim unix.Rlimit
-	is.NoErr(unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)) // our limit
-	hard := min(lim.Max, 4096)
-	if hard < 400 {
-		t.Skipf("needs a hard RLIMIT_NOFILE of at least 400, have %d", lim.Max)
-	}
+	hard := nofileTestHard(t)
 	path, argv, env := helperArgv("cmd-nofile-emfile")
 	r, w, err := os.Pipe()
 	is.NoErr(err) // a pipe for the report

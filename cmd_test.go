@@ -603,8 +603,11 @@ func nofileHelper(args []string) int {
 	return 0
 }
 
-func TestCmdNofileRestored(t *testing.T) {
-	is := is.New(t)
+// nofileTestHard skips where the RLIMIT_NOFILE tests cannot run (no sh to
+// report a child's limit, no Clone3 to set the helper's, a hard limit below
+// 400) and returns the hard limit the helper is started with.
+func nofileTestHard(t *testing.T) uint64 {
+	t.Helper()
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skipf("needs sh in PATH to report a child's limit: %v", err)
 	}
@@ -612,11 +615,18 @@ func TestCmdNofileRestored(t *testing.T) {
 		t.Skipf("setting the helper's RLIMIT_NOFILE needs the Clone3 backend: %v", err)
 	}
 	var lim unix.Rlimit
-	is.NoErr(unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)) // our limit
-	hard := min(lim.Max, 4096)
-	if hard < 400 {
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatalf("getrlimit: %v", err)
+	}
+	if lim.Max < 400 {
 		t.Skipf("needs a hard RLIMIT_NOFILE of at least 400, have %d", lim.Max)
 	}
+	return min(lim.Max, 4096)
+}
+
+func TestCmdNofileRestored(t *testing.T) {
+	is := is.New(t)
+	hard := nofileTestHard(t)
 	path, argv, env := helperArgv("cmd-nofile")
 	r, w, err := os.Pipe()
 	is.NoErr(err) // a pipe for the report

@@ -181,33 +181,16 @@ func runChild(o options, argv []string) int {
 	}
 	// The report's file is opened before anything runs: a path that cannot
 	// be written is found while nothing has happened yet.
-	out := os.Stderr
-	if o.out != "" {
-		f, err := os.OpenFile(o.out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			complain(err)
-			return exitFailed
-		}
-		defer f.Close()
-		out = f
+	out, err := reportFile(o.out)
+	if err != nil {
+		complain(err)
+		return exitFailed
+	}
+	if out != os.Stderr {
+		defer out.Close()
 	}
 	rep := report{Command: argv}
-	finish := func(status int, err error) int {
-		rep.Status = status
-		if err != nil {
-			rep.Error = err.Error()
-			complain(err)
-		}
-		if o.json {
-			if werr := writeReport(out, &rep); werr != nil {
-				complain(werr)
-				if status == 0 {
-					status = exitFailed
-				}
-			}
-		}
-		return status
-	}
+	finish := finisher(o.json, out, &rep, &rep)
 
 	attr := &spawn.Attr{Setsid: o.setsid, NoNewPrivs: o.nnp, AutoKill: o.autokill, Backend: backend}
 	if o.cgroup != "" {
@@ -323,8 +306,40 @@ func startStatus(err error) int {
 	return exitFailed
 }
 
-func writeReport(w *os.File, rep *report) error {
-	b, err := json.Marshal(rep)
+// reportFile opens the -o file, before anything runs, so that a path that
+// cannot be written is found while nothing has happened yet; stderr without -o.
+func reportFile(path string) (*os.File, error) {
+	if path == "" {
+		return os.Stderr, nil
+	}
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+}
+
+// finisher returns how a run ends, in both modes: it records status and err
+// in base (the report inside v), complains about err, writes v as JSON with
+// -json (a failed write turns status 0 into exitFailed), and returns status.
+func finisher(asJSON bool, out *os.File, base *report, v any) func(int, error) int {
+	return func(status int, err error) int {
+		base.Status = status
+		if err != nil {
+			base.Error = err.Error()
+			complain(err)
+		}
+		if asJSON {
+			if werr := writeReport(out, v); werr != nil {
+				complain(werr)
+				if status == 0 {
+					status = exitFailed
+				}
+			}
+		}
+		return status
+	}
+}
+
+// writeReport writes v as one line of JSON.
+func writeReport(w *os.File, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -120,33 +119,16 @@ type treeJSON struct {
 // runTree runs argv in a fresh group, as runChild runs it alone.
 func runTree(o options, t treeOptions, argv []string) int {
 	// The report's file is opened before anything runs, as runChild does.
-	out := os.Stderr
-	if o.out != "" {
-		f, err := os.OpenFile(o.out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			complain(err)
-			return exitFailed
-		}
-		defer f.Close()
-		out = f
+	out, err := reportFile(o.out)
+	if err != nil {
+		complain(err)
+		return exitFailed
+	}
+	if out != os.Stderr {
+		defer out.Close()
 	}
 	rep := treeJSON{report: report{Command: argv}}
-	finish := func(status int, err error) int {
-		rep.Status = status
-		if err != nil {
-			rep.Error = err.Error()
-			complain(err)
-		}
-		if o.json {
-			if werr := writeTreeReport(out, &rep); werr != nil {
-				complain(werr)
-				if status == 0 {
-					status = exitFailed
-				}
-			}
-		}
-		return status
-	}
+	finish := finisher(o.json, out, &rep.report, &rep)
 
 	lim := &spawn.Limits{PidsMax: t.pidsMax, CPUMax: t.cpuMax}
 	if t.memoryMax != "" {
@@ -275,13 +257,4 @@ func runTree(o options, t treeOptions, argv []string) int {
 		status = exitTimedOut // as runChild; PROG's own status is in the report
 	}
 	return finish(status, nil)
-}
-
-func writeTreeReport(w *os.File, rep *treeJSON) error {
-	b, err := json.Marshal(rep)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
 }
