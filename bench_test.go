@@ -601,6 +601,7 @@ func manyChildren(method string, n int, hold string) (manyReport, error) {
 	argv := []string{"hold"}
 	var started, done sync.WaitGroup
 	errs := make(chan error, n)
+	var finished atomic.Int64 // Waits that have returned
 	begin := time.Now()
 	for i := 0; i < n; i++ {
 		started.Add(1)
@@ -611,6 +612,7 @@ func manyChildren(method string, n int, hold string) (manyReport, error) {
 			started.Done()
 			if err == nil {
 				err = wait()
+				finished.Add(1)
 			}
 			if err != nil {
 				errs <- err
@@ -619,8 +621,19 @@ func manyChildren(method string, n int, hold string) (manyReport, error) {
 	}
 	started.Wait()
 	rep.start = float64(time.Since(begin).Microseconds()) / 1e3
-	w.Close() // every child reads end of file and exits
+	if f := finished.Load(); f != 0 {
+		// A child that exits before it is told to makes wait-all
+		// meaningless: say so rather than report it.
+		w.Close()
+		done.Wait()
+		return rep, fmt.Errorf("%d of %d children exited before the pipe was closed", f, n)
+	}
+	// The clock starts before the close: closing the pipe wakes all N
+	// readers, and the closing thread competes with them for the CPUs, so
+	// the close itself can last until most children have exited (and
+	// been reaped).
 	end := time.Now()
+	w.Close() // every child reads end of file and exits
 	done.Wait()
 	rep.wait = float64(time.Since(end).Microseconds()) / 1e3
 	close(stop)

@@ -41,6 +41,11 @@ type pidfdHandle struct {
 	cleanup runtime.Cleanup
 	wake    chan struct{} // Wait's notification in the wait set (cap 1), made by its first use
 	kick    atomic.Int32  // 1 + the eventfd of a Wait blocked on the handle, or 0
+
+	// In the wait set's list of parked waiters that have no notification
+	// pending (under waits.mu).
+	idle               bool
+	idlePrev, idleNext *pidfdHandle
 }
 
 func (h *pidfdHandle) closed() bool { return h.refs.Load()&1 != 0 }

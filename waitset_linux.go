@@ -27,14 +27,18 @@ import (
 // calls. Waiters take turns reading the set: one of them (the leader) is
 // parked in the poller on it and wakes the others whose pidfds turned
 // readable; when its own did, it passes the turn on to a waiter still
-// parked. A lone waiter therefore wakes straight from the poller, with no
-// hand-off between goroutines. The set is made by the first Wait that has
+// parked with no notification pending (a list of them is kept, so that the
+// turn goes to one whose child had not exited at the last read, and in a
+// mass exit the ready pidfds are read in batches rather than reaped one
+// hand-off at a time). A lone waiter therefore wakes straight from the
+// poller, with no hand-off between goroutines. The set is made by the first Wait that has
 // to park and lasts as long as the program: two close-on-exec descriptors,
 // no goroutine.
 type waitSet struct {
 	mu      sync.Mutex
 	waiters map[int32]*pidfdHandle // nil until the set exists
 	leader  *pidfdHandle           // the waiter reading the set, if any
+	idle    *pidfdHandle           // head of the parked waiters with nothing pending
 	looked  bool                   // the leader has read the set since it took its turn
 	epfd    int
 	kickfd  int                 // eventfd in the set: makes the leader look at its wake
@@ -132,6 +136,7 @@ func (w *waitSet) rearm(h *pidfdHandle) error {
 func (w *waitSet) remove(h *pidfdHandle, reaped bool) {
 	w.mu.Lock()
 	if w.waiters[h.fd] == h {
+		w.unidle(h)
 		delete(w.waiters, h.fd)
 		if !reaped {
 			epollCtl(w.epfd, unix.EPOLL_CTL_DEL, h.fd)
@@ -150,7 +155,7 @@ func (w *waitSet) remove(h *pidfdHandle, reaped bool) {
 func (w *waitSet) wake(h *pidfdHandle) {
 	w.mu.Lock()
 	if w.waiters[h.fd] == h {
-		notify(h.wake)
+		w.notify(h)
 		if w.leader == h {
 			var one uint64 = 1
 			syscall.RawSyscall(unix.SYS_WRITE, uintptr(w.kickfd), uintptr(unsafe.Pointer(&one)), 8)
@@ -164,6 +169,9 @@ func (w *waitSet) wake(h *pidfdHandle) {
 func (w *waitSet) sleep(h *pidfdHandle) error {
 	w.mu.Lock()
 	if w.leader != nil {
+		if len(h.wake) == 0 { // notifications are sent under w.mu
+			w.pushIdle(h)
+		}
 		w.mu.Unlock()
 		<-h.wake
 		return nil
@@ -189,18 +197,55 @@ func (w *waitSet) sleep(h *pidfdHandle) error {
 	return nil
 }
 
-// passOn wakes a parked waiter other than skip to take the leader's turn,
-// if there is no leader. Under w.mu.
+// passOn wakes a parked waiter with nothing pending to take the leader's
+// turn, if there is no leader. (A waiter that is running, or has a
+// notification pending, comes back to sleep, or leaves through remove, and
+// then takes the turn or passes it on itself.) Under w.mu.
 func (w *waitSet) passOn(skip *pidfdHandle) {
 	if w.leader != nil {
 		return
 	}
-	for _, o := range w.waiters {
-		if o != skip {
-			notify(o.wake)
-			return
-		}
+	o := w.idle
+	if o == skip && o != nil {
+		o = o.idleNext
 	}
+	if o != nil {
+		w.notify(o)
+	}
+}
+
+// notify wakes h's waiter and takes it off the idle list. Under w.mu.
+func (w *waitSet) notify(h *pidfdHandle) {
+	w.unidle(h)
+	notify(h.wake)
+}
+
+// pushIdle puts h at the head of the idle list. Under w.mu.
+func (w *waitSet) pushIdle(h *pidfdHandle) {
+	if h.idle {
+		return
+	}
+	h.idle, h.idlePrev, h.idleNext = true, nil, w.idle
+	if w.idle != nil {
+		w.idle.idlePrev = h
+	}
+	w.idle = h
+}
+
+// unidle takes h off the idle list if it is on it. Under w.mu.
+func (w *waitSet) unidle(h *pidfdHandle) {
+	if !h.idle {
+		return
+	}
+	if h.idlePrev != nil {
+		h.idlePrev.idleNext = h.idleNext
+	} else {
+		w.idle = h.idleNext
+	}
+	if h.idleNext != nil {
+		h.idleNext.idlePrev = h.idlePrev
+	}
+	h.idle, h.idlePrev, h.idleNext = false, nil, nil
 }
 
 // look is the leader's read of the set, called before it parks in the
@@ -235,7 +280,7 @@ func (w *waitSet) drain(fd uintptr) bool {
 				var v uint64
 				syscall.RawSyscall(unix.SYS_READ, uintptr(w.kickfd), uintptr(unsafe.Pointer(&v)), 8)
 			} else if o := w.waiters[ev.Fd]; o != nil {
-				notify(o.wake)
+				w.notify(o)
 			}
 		}
 		w.mu.Unlock()

@@ -426,3 +426,38 @@ func TestWaitNoEventfds(t *testing.T) {
 	st := mustWait(t, spawnHelper(t, Auto, "wait-no-eventfds"))
 	is.Equal(st.ExitCode(), 0) // Wait works without a blocking slot
 }
+
+// TestWaitSetPassOnIdle: when the leader leaves, the turn goes to a parked
+// waiter with no notification pending, never to one already notified (whose
+// child has exited and which will leave rather than read the set): in a
+// mass exit, that keeps the ready pidfds read in batches instead of reaped
+// one hand-off at a time. Checked on a private set's bookkeeping.
+func TestWaitSetPassOnIdle(t *testing.T) {
+	is := is.New(t)
+	var w waitSet
+	mk := func(fd int32) *pidfdHandle { return &pidfdHandle{fd: fd, wake: make(chan struct{}, 1)} }
+	a, b, c := mk(1), mk(2), mk(3)
+	w.pushIdle(a)
+	w.pushIdle(b)
+	w.pushIdle(c)
+	w.pushIdle(c) // twice: listed once
+	w.notify(c)   // the set reported c's child: c leaves the idle list
+	is.Equal(len(c.wake), 1)
+	is.True(!c.idle)
+
+	w.passOn(nil) // no leader: the turn goes to an idle waiter, b (the last parked)
+	is.Equal(len(b.wake), 1)
+	is.Equal(len(a.wake), 0)
+	is.True(!b.idle)
+
+	w.passOn(a) // a is the caller: skipped; nobody else is idle
+	is.Equal(len(a.wake), 0)
+	w.unidle(a)
+	is.True(w.idle == nil)
+	w.passOn(nil) // nobody idle: nothing to do
+	w.leader = a
+	w.pushIdle(b)
+	<-b.wake
+	w.passOn(nil) // a leader reads the set: no hand-off
+	is.Equal(len(b.wake), 0)
+}
