@@ -3,11 +3,7 @@
 package spawn
 
 import (
-	"fmt"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -63,13 +59,9 @@ func spawnClone3Sys(pl *plan, flags uint64, pflags procFlags, rp *rawPlan) (*Pro
 
 	var sync [2]int
 	if sp.userns {
-		if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
-			return nil, os.NewSyscallError("pipe2", err)
-		}
-		for i := range rp.steps {
-			if opKind(rp.steps[i].op&stepOpMask) == opUsernsWait {
-				rp.steps[i].a[0] = uint64(sync[0])
-			}
+		var err error
+		if sync, err = usernsPipe(rp.steps); err != nil {
+			return nil, err
 		}
 	}
 	r, errno := rawClone(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&c.args)), unsafe.Sizeof(c.args), 0, 0, &rp.steps[0], uintptr(len(rp.steps)), &c.res)
@@ -85,14 +77,7 @@ func spawnClone3Sys(pl *plan, flags uint64, pflags procFlags, rp *rawPlan) (*Pro
 	pidfd, pid := int(c.pidfd), int(r)
 	autoreap := pflags&procAutoReap != 0
 	if sp.userns {
-		err := writeIDMaps(pid, pl.attr)
-		if err == nil {
-			_, err = unix.Write(sync[1], []byte{1})
-			if err != nil {
-				err = os.NewSyscallError("write", err)
-			}
-		}
-		unix.Close(sync[1])
+		err := mapAndRelease(pid, pl.attr, sync[1])
 		if err != nil {
 			unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 		}
@@ -122,51 +107,6 @@ func waitReleased(tid *int32) {
 		}
 		unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(tid)), futexWait, uintptr(uint32(v)), 0, 0, 0)
 	}
-}
-
-// writeIDMaps writes attr's maps for the child pid, whose user namespace is
-// new: uid_map, then "deny" to setgroups unless GidMappingsEnableSetgroups,
-// then gid_map.
-func writeIDMaps(pid int, attr *Attr) error {
-	dir := "/proc/" + strconv.Itoa(pid) + "/"
-	if attr.UidMappings != nil {
-		if err := writeProc(dir+"uid_map", idMap(attr.UidMappings)); err != nil {
-			return err
-		}
-	}
-	if attr.GidMappings != nil {
-		if !attr.GidMappingsEnableSetgroups {
-			if err := writeProc(dir+"setgroups", "deny"); err != nil {
-				return err
-			}
-		}
-		if err := writeProc(dir+"gid_map", idMap(attr.GidMappings)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func idMap(m []syscall.SysProcIDMap) string {
-	var b strings.Builder
-	for _, e := range m {
-		fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
-	}
-	return b.String()
-}
-
-// writeProc writes s to the file at path in one write, as the id map
-// files demand.
-func writeProc(path, s string) error {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer unix.Close(fd)
-	if _, err := unix.Write(fd, []byte(s)); err != nil {
-		return &os.PathError{Op: "write", Path: path, Err: err}
-	}
-	return nil
 }
 
 // futexWait is FUTEX_WAIT (linux/futex.h).

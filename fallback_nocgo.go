@@ -293,13 +293,9 @@ func spawnClone(pl *plan) (*Process, error) {
 	var sync [2]int
 	if userns {
 		flags |= unix.CLONE_CHILD_CLEARTID
-		if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
-			return nil, os.NewSyscallError("pipe2", err)
-		}
-		for i := own; i < int32(len(steps)); i++ {
-			if opKind(steps[i].op&stepOpMask) == opUsernsWait {
-				steps[i].a[0] = uint64(sync[0])
-			}
+		var err error
+		if sync, err = usernsPipe(steps[own:]); err != nil {
+			return nil, err
 		}
 	}
 	r, errno := rawClone(unix.SYS_CLONE, flags, c.stackTop(), uintptr(unsafe.Pointer(&c.pidfd)), ctid, &steps[0], uintptr(len(steps)), &c.res)
@@ -314,13 +310,7 @@ func spawnClone(pl *plan) (*Process, error) {
 	}
 	pidfd, pid := int(c.pidfd), int(r)
 	if userns {
-		err := writeIDMaps(pid, pl.attr)
-		if err == nil {
-			if _, err = unix.Write(sync[1], []byte{1}); err != nil {
-				err = os.NewSyscallError("write", err)
-			}
-		}
-		unix.Close(sync[1])
+		err := mapAndRelease(pid, pl.attr, sync[1])
 		if err != nil {
 			unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 		}
