@@ -403,6 +403,12 @@ func init() {
 // filterClone3 installs, on every thread of this process, a seccomp filter
 // that makes clone3 fail with ENOSYS.
 func filterClone3() error {
+	return filterSyscall(unix.SYS_CLONE3, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS))
+}
+
+// filterSyscall installs, on every thread of this process, a seccomp filter
+// that answers system call nr with ret (a SECCOMP_RET_* action).
+func filterSyscall(nr, ret uint32) error {
 	arch := uint32(unix.AUDIT_ARCH_X86_64)
 	if unix.SYS_CLONE3 != 435 || unsafe.Sizeof(uintptr(0)) != 8 {
 		return errors.New("unexpected architecture")
@@ -414,8 +420,8 @@ func filterClone3() error {
 		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 4}, // seccomp_data.arch
 		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 3, K: arch},
 		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // seccomp_data.nr
-		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_CLONE3},
-		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: nr},
+		{Code: unix.BPF_RET | unix.BPF_K, K: ret},
 		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
 	}
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}

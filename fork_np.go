@@ -208,6 +208,9 @@ func spawnForkNP(pl *plan, args *ForkArgs) (*Process, error) {
 		pl.path = path
 	}
 	rp := lowerPlan(pl)
+	if pl.sys != nil && pl.sys.userns {
+		return forkNPUserns(pl, fc, rp)
+	}
 	// The report pipe must stay above every descriptor the steps write.
 	forkMu.RLock()
 	r := shim.Fork(uint64(fc.flags), fc.cgroup, fc.exitSignal, uintptr(unsafe.Pointer(unsafe.SliceData(rp.steps))),
@@ -217,6 +220,49 @@ func spawnForkNP(pl *plan, args *ForkArgs) (*Process, error) {
 	if r.Err != 0 {
 		if r.Where >= 0 {
 			return nil, pl.stepErr(rp.opOf(int32(r.Where)), r.Err)
+		}
+		return nil, forkErr(r, fc, pl.path)
+	}
+	return newProcess(r.Pidfd, r.Pid, ForkNP, fc.pflags), nil
+}
+
+// forkNPUserns is spawnForkNP for a child with user namespace maps. The
+// child forks, unshares its namespaces (CLONE_NEWUSER first among them, by
+// the kernel's order), reports on its report pipe that it waits, and blocks
+// in a read of the handshake pipe (its opUsernsWait step). The parent
+// writes uid_map, setgroups and gid_map into /proc/PID (mapAndRelease, as
+// for Clone3), writes the byte that lets the child go on, and waits for the
+// rest of the report: the credentials and every later step run under the
+// maps. A failed map write kills the child and reaps it before the error
+// returns.
+func forkNPUserns(pl *plan, fc forkConf, rp *rawPlan) (*Process, error) {
+	sync, err := usernsPipe(rp.steps)
+	if err != nil {
+		return nil, err
+	}
+	forkMu.RLock()
+	defer forkMu.RUnlock()
+	r := shim.ForkUserns(uint64(fc.flags), fc.cgroup, fc.exitSignal, uintptr(unsafe.Pointer(unsafe.SliceData(rp.steps))),
+		len(rp.steps), len(pl.attr.Files))
+	unix.Close(sync[0])
+	if r.Err == 0 && r.Where == shim.AtUserns {
+		if err := mapAndRelease(r.Pid, pl.attr, sync[1]); err != nil {
+			unix.PidfdSendSignal(r.Pidfd, unix.SIGKILL, nil, 0)
+			unix.Close(r.Rep)
+			reapAndClose(r.Pidfd, false)
+			return nil, err
+		}
+		r = shim.ForkWait(r.Rep, r.Pid, r.Pidfd)
+	} else {
+		unix.Close(sync[1])
+	}
+	runtime.KeepAlive(rp)
+	if r.Err != 0 {
+		switch {
+		case r.Where >= 0:
+			return nil, pl.stepErr(rp.opOf(int32(r.Where)), r.Err)
+		case r.Where == shim.AtUserns:
+			return nil, pl.stepErr(opUsernsWait, r.Err)
 		}
 		return nil, forkErr(r, fc, pl.path)
 	}

@@ -13,7 +13,7 @@ import (
 // numbered apart from the steps shared with the C shim's PidfdSpawn
 // translation (which never sees them).
 const (
-	opUsernsWait   opKind = 64 + iota // read(syncR, buf, 1) == 1: the parent wrote the maps
+	opUsernsWait   opKind = 64 + iota // read(syncR, buf, 1) == 1: the parent wrote the maps (ForkNP: after telling it, stepNotify)
 	opKeepCaps                        // prctl(PR_SET_KEEPCAPS, 1)
 	opForeground                      // ioctl(Ctty, TIOCSPGRP, &pgrp)
 	opUnshare                         // unshare(a)
@@ -44,6 +44,12 @@ var sysOpNames = map[opKind]string{
 // its pid there from the kernel instead (CLONE_CHILD_SETTID).
 const stepSelfPid = 1 << 17
 
+// stepNotify on a raw step asks the C shim's child to tell its parent,
+// through the report pipe, that it is about to make the call: ForkNP's
+// opUsernsWait, once the child has unshared its user namespace. The Clone3
+// parent needs no word: its child is in the namespace from the start.
+const stepNotify = 1 << 18
+
 // stepOpMask keeps a raw step's plan step kind.
 const stepOpMask = 0xffff
 
@@ -63,19 +69,21 @@ type sysPlan struct {
 	chroot []byte
 
 	selfPgrp bool // Foreground with Pgid 0: TIOCSPGRP reads tid
-	userns   bool // the parent writes the maps while the child waits
+	userns   bool // the parent writes the maps while the child waits (opUsernsWait)
 	syncR    int  // the child's end of the maps handshake
 }
 
-// addSysFirst adds the steps that come before setsid: the wait for the maps.
+// addSysFirst adds the steps that come before setsid: the wait for the maps
+// of a child created in its user namespace (Clone3; the ForkNP child waits
+// after its unshare, see addSysIDs).
 func (pl *plan) addSysFirst(attr *Attr) {
 	if sysProcField(attr) == "" {
 		return
 	}
 	sp := &sysPlan{syncR: -1, tid: -1}
 	pl.sys = sp
-	sp.userns = attr.newUser() && (attr.UidMappings != nil || attr.GidMappings != nil) && pl.attr.Backend != ForkNP
-	if sp.userns {
+	sp.userns = attr.newUser() && (attr.UidMappings != nil || attr.GidMappings != nil)
+	if sp.userns && pl.attr.Backend != ForkNP {
 		pl.ops = append(pl.ops, op{kind: opUsernsWait})
 	}
 	if len(attr.AmbientCaps) > 0 && attr.Credential != nil {
@@ -96,14 +104,21 @@ func (pl *plan) addSysIDs(attr *Attr) error {
 		pl.ops = append(pl.ops, op{kind: opForeground, a: int32(attr.Ctty)})
 	}
 	unshare := attr.Unshareflags
-	if sp.userns {
+	forked := pl.attr.Backend == ForkNP
+	if sp.userns && !forked {
 		unshare &^= cloneNewUser // created with the child (cloneNSFlags)
 	}
-	if pl.attr.Backend == ForkNP {
+	if forked {
 		unshare |= attr.Cloneflags
 	}
 	if unshare != 0 {
 		pl.ops = append(pl.ops, op{kind: opUnshare, b: int64(unshare)})
+	}
+	if sp.userns && forked {
+		// The forked child is in its user namespace from here on: it
+		// tells the parent and waits for the maps, before anything that
+		// the maps decide (the private mount tree, chroot, credentials).
+		pl.ops = append(pl.ops, op{kind: opUsernsWait})
 	}
 	if attr.Unshareflags&cloneNewNS != 0 {
 		pl.ops = append(pl.ops, op{kind: opMountPrivate})
@@ -177,7 +192,7 @@ func (pl *plan) cloneNSFlags() uint64 {
 		return 0
 	}
 	f := uint64(pl.attr.Cloneflags)
-	if pl.sys.userns {
+	if pl.sys.userns && pl.attr.Backend != ForkNP {
 		f |= cloneNewUser
 	}
 	return f
@@ -192,6 +207,9 @@ func (pl *plan) lowerSys(o op, add func(k opKind, nr uintptr, args ...uint64) *r
 		s := add(o.kind, unix.SYS_READ, uint64(sp.syncR), ptr(unsafe.Pointer(&sp.buf[0])), 1)
 		s.op |= checkEq
 		s.expect = 1
+		if pl.attr.Backend == ForkNP {
+			s.op |= stepNotify
+		}
 	case opKeepCaps:
 		add(o.kind, unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0, 0, 0)
 	case opForeground:

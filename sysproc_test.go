@@ -174,14 +174,18 @@ func TestAttrForkNPLimits(t *testing.T) {
 		t.Skipf("ForkNP: %v", Available(ForkNP))
 	}
 	is := is.New(t)
+	before := openFds()
 	for _, attr := range []Attr{
 		{Cloneflags: syscall.CLONE_NEWPID},
-		{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}},
+		{Cloneflags: unix.CLONE_NEWTIME},
+		{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWUSER, UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}},
 	} {
 		attr.Backend = ForkNP
 		_, err := Spawn("/bin/true", []string{"true"}, &attr)
-		is.True(errors.Is(err, ErrNotSupported)) // ForkNP cannot carry it
+		is.True(errors.Is(err, ErrNotSupported))             // ForkNP cannot carry it (unshare moves no child of its own)
+		is.True(strings.Contains(err.Error(), "Cloneflags")) // naming the field
 	}
+	is.NoErr(checkLeaks(before)) // refused before any child
 }
 
 func TestAttrUnshareflags(t *testing.T) {
@@ -202,8 +206,9 @@ func TestAttrUnshareflags(t *testing.T) {
 	})
 }
 
-// TestAttrUserNamespace: a user namespace created with the child, its maps
-// written by the parent while the child waits.
+// TestAttrUserNamespace: a user namespace with the child (Clone3: created
+// with it; ForkNP: unshared by it), its maps written by the parent while the
+// child waits, the credentials set under them.
 func TestAttrUserNamespace(t *testing.T) {
 	needRoot(t)
 	for _, flags := range []struct {
@@ -212,39 +217,76 @@ func TestAttrUserNamespace(t *testing.T) {
 	}{
 		{"Cloneflags", syscall.CLONE_NEWUSER, 0},
 		{"Unshareflags", 0, syscall.CLONE_NEWUSER},
+		{"Cloneflags+NEWNS+NEWUTS", syscall.CLONE_NEWUSER | syscall.CLONE_NEWUTS, syscall.CLONE_NEWNS},
 	} {
 		t.Run(flags.name, func(t *testing.T) {
-			is := is.New(t)
-			p := sleeper(t, Clone3, Attr{
-				Cloneflags:   flags.clone,
-				Unshareflags: flags.unshare,
-				UidMappings:  []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 100000, Size: 65536}},
-				GidMappings:  []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1001, Size: 1}},
-				// uid and gid 0 inside (setgroups is denied there).
-				Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
-			})
-			um, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", p.Pid()))
-			is.NoErr(err)
-			is.Equal(strings.Fields(string(um)), []string{"0", "1000", "1", "1", "100000", "65536"}) // uid_map as asked
-			gm, err := os.ReadFile(fmt.Sprintf("/proc/%d/gid_map", p.Pid()))
-			is.NoErr(err)
-			is.Equal(strings.Fields(string(gm)), []string{"0", "1001", "1"}) // gid_map as asked
-			sg, err := os.ReadFile(fmt.Sprintf("/proc/%d/setgroups", p.Pid()))
-			is.NoErr(err)
-			is.Equal(strings.TrimSpace(string(sg)), "deny")                   // setgroups denied by default
-			is.Equal(procStatus(t, p.Pid(), "Uid"), "1000\t1000\t1000\t1000") // the child is uid 0 inside, 1000 outside
-			is.Equal(procStatus(t, p.Pid(), "Gid"), "1001\t1001\t1001\t1001") // gid 0 inside, 1001 outside
-			is.True(readNS(t, p.Pid(), "user") != readNS(t, os.Getpid(), "user"))
-
-			q := sleeper(t, Clone3, Attr{
-				Cloneflags: flags.clone, Unshareflags: flags.unshare,
-				GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}, GidMappingsEnableSetgroups: true,
-			})
-			sg, err = os.ReadFile(fmt.Sprintf("/proc/%d/setgroups", q.Pid()))
-			is.NoErr(err)
-			is.Equal(strings.TrimSpace(string(sg)), "allow") // GidMappingsEnableSetgroups
+			forEachRawBackend(t, func(t *testing.T, b Backend) { testUserNamespace(t, b, flags.clone, flags.unshare) })
 		})
 	}
+}
+
+func testUserNamespace(t *testing.T, b Backend, clone, unshare uintptr) {
+	is := is.New(t)
+	p := sleeper(t, b, Attr{
+		Cloneflags:   clone,
+		Unshareflags: unshare,
+		UidMappings:  []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 100000, Size: 65536}},
+		GidMappings:  []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1001, Size: 1}},
+		// uid and gid 0 inside (setgroups is denied there).
+		Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
+	})
+	um, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", p.Pid()))
+	is.NoErr(err)
+	is.Equal(strings.Fields(string(um)), []string{"0", "1000", "1", "1", "100000", "65536"}) // uid_map as asked
+	gm, err := os.ReadFile(fmt.Sprintf("/proc/%d/gid_map", p.Pid()))
+	is.NoErr(err)
+	is.Equal(strings.Fields(string(gm)), []string{"0", "1001", "1"}) // gid_map as asked
+	sg, err := os.ReadFile(fmt.Sprintf("/proc/%d/setgroups", p.Pid()))
+	is.NoErr(err)
+	is.Equal(strings.TrimSpace(string(sg)), "deny")                   // setgroups denied by default
+	is.Equal(procStatus(t, p.Pid(), "Uid"), "1000\t1000\t1000\t1000") // the child is uid 0 inside, 1000 outside
+	is.Equal(procStatus(t, p.Pid(), "Gid"), "1001\t1001\t1001\t1001") // gid 0 inside, 1001 outside
+	is.True(readNS(t, p.Pid(), "user") != readNS(t, os.Getpid(), "user"))
+	if (clone|unshare)&syscall.CLONE_NEWUTS != 0 {
+		is.True(readNS(t, p.Pid(), "uts") != readNS(t, os.Getpid(), "uts"))  // a new UTS namespace too
+		is.Equal(userNSOwner(t, p.Pid(), "uts"), readNS(t, p.Pid(), "user")) // owned by the new user namespace
+	}
+	if (clone|unshare)&syscall.CLONE_NEWNS != 0 {
+		is.True(readNS(t, p.Pid(), "mnt") != readNS(t, os.Getpid(), "mnt")) // a new mount namespace
+	}
+
+	q := sleeper(t, b, Attr{
+		Cloneflags: clone, Unshareflags: unshare,
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}, GidMappingsEnableSetgroups: true,
+	})
+	sg, err = os.ReadFile(fmt.Sprintf("/proc/%d/setgroups", q.Pid()))
+	is.NoErr(err)
+	is.Equal(strings.TrimSpace(string(sg)), "allow") // GidMappingsEnableSetgroups
+	um, err = os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", q.Pid()))
+	is.NoErr(err)
+	is.Equal(strings.TrimSpace(string(um)), "") // no UidMappings: no uid_map written
+}
+
+// userNSOwner is the user namespace that owns process pid's namespace ns
+// (NS_GET_USERNS), as /proc/PID/ns/user names it.
+func userNSOwner(t *testing.T, pid int, ns string) string {
+	t.Helper()
+	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	const nsGetUserns = 0xb701 // _IO(0xb7, 0x1), linux/nsfs.h
+	owner, err := unix.IoctlRetInt(fd, nsGetUserns)
+	if err != nil {
+		t.Fatalf("ioctl(NS_GET_USERNS): %v", err)
+	}
+	defer unix.Close(owner)
+	s, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", owner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // TestAttrUnshareUserNoMaps: a user namespace without maps, unshared in
@@ -260,20 +302,106 @@ func TestAttrUnshareUserNoMaps(t *testing.T) {
 	})
 }
 
+// TestAttrUserNamespaceMapError: a map the kernel refuses fails the
+// parent's write, which is the error returned, named with its file; the
+// waiting child is killed and reaped, and no descriptor is left.
 func TestAttrUserNamespaceMapError(t *testing.T) {
 	needRoot(t)
-	is := is.New(t)
-	before := openFds()
-	// Two overlapping ranges: the kernel refuses the map.
-	_, err := Spawn("/bin/sleep", []string{"sleep", "60"}, &Attr{
-		Backend: Clone3, Cloneflags: syscall.CLONE_NEWUSER,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 10}, {ContainerID: 5, HostID: 2000, Size: 1}},
+	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		for _, c := range []struct {
+			name string
+			attr Attr
+			file string
+		}{
+			// Two overlapping ranges: the kernel refuses the map.
+			{"uid_map", Attr{Cloneflags: syscall.CLONE_NEWUSER,
+				UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 10}, {ContainerID: 5, HostID: 2000, Size: 1}}}, "/uid_map"},
+			// The uid map is written; the gid map is refused after it.
+			{"gid_map", Attr{Unshareflags: syscall.CLONE_NEWUSER,
+				UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 1}},
+				GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 2}, {ContainerID: 1, HostID: 3000, Size: 1}}}, "/gid_map"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				is := is.New(t)
+				before := openFds()
+				c.attr.Backend = b
+				p, err := Spawn("/bin/sleep", []string{"sleep", "60"}, &c.attr)
+				is.True(p == nil) // no process
+				var pe *os.PathError
+				is.True(errors.As(err, &pe))                // the parent's write failed
+				is.Equal(pe.Op, "write")                    // the write
+				is.True(strings.HasSuffix(pe.Path, c.file)) // named with its file
+				is.True(errors.Is(err, syscall.EINVAL))     // the kernel's errno
+				is.True(noChild())                          // the child is killed and reaped
+				is.NoErr(checkLeaks(before))                // no child, no descriptor left
+			})
+		}
 	})
-	var pe *os.PathError
-	is.True(errors.As(err, &pe))                    // the parent's write failed
-	is.True(strings.HasSuffix(pe.Path, "/uid_map")) // named with its file
-	is.True(errors.Is(err, syscall.EINVAL))         // the kernel's errno
-	is.NoErr(checkLeaks(before))                    // no child, no descriptor left
+}
+
+func init() {
+	// userns-killed: a seccomp filter kills any process that calls
+	// unshare; a ForkNP child asked for a user namespace with maps dies
+	// there, before its handshake, without a word. Exit 0 if the spawn
+	// failed with the handshake's step named, the child reaped.
+	registerHelper("userns-killed", func([]string) int {
+		if err := filterSyscall(unix.SYS_UNSHARE, unix.SECCOMP_RET_KILL_PROCESS); err != nil {
+			fmt.Println("skip: installing a seccomp filter:", err)
+			return 3
+		}
+		_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: ForkNP, Cloneflags: syscall.CLONE_NEWUSER,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 1}}})
+		var pe *os.PathError
+		if !errors.As(err, &pe) || pe.Op != "read(user namespace maps)" || !errors.Is(err, syscall.ESRCH) {
+			fmt.Println("want read(user namespace maps) ESRCH, got", err)
+			return 1
+		}
+		if !noChild() {
+			fmt.Println("the killed child is left unreaped")
+			return 1
+		}
+		return 0
+	})
+}
+
+// TestAttrUserNamespaceChildKilled: a ForkNP child that dies before it
+// reaches its user namespace handshake (killed in its unshare) fails the
+// spawn, naming the handshake, with the child reaped.
+func TestAttrUserNamespaceChildKilled(t *testing.T) {
+	if Available(ForkNP) != nil {
+		t.Skipf("ForkNP: %v", Available(ForkNP))
+	}
+	runFreshHelper(t, "userns-killed")
+}
+
+// TestAttrUserNamespaceStepBefore: a ForkNP child whose step fails before
+// its user namespace handshake reports that step, as any other failed
+// step, and is reaped; so does one that fails in its unshare.
+func TestAttrUserNamespaceStepBefore(t *testing.T) {
+	needRoot(t)
+	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		before := openFds()
+		maps := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 1}}
+		// setpgid into a group that does not exist: EPERM, before the
+		// namespace and its maps.
+		_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Setpgid: true, Pgid: 1 << 22,
+			Cloneflags: syscall.CLONE_NEWUSER, UidMappings: maps})
+		var pe *os.PathError
+		is.True(errors.As(err, &pe)) // a step error
+		is.Equal(pe.Op, "setpgid")   // named
+		is.True(errors.Is(err, syscall.EPERM))
+		// A user and a network namespace unshared together: the network
+		// namespace is made in (owned by) the new user namespace, before
+		// the maps, as with clone.
+		p := sleeper(t, b, Attr{Unshareflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET, UidMappings: maps})
+		is.True(readNS(t, p.Pid(), "net") != readNS(t, os.Getpid(), "net"))  // unshared with the user namespace
+		is.Equal(userNSOwner(t, p.Pid(), "net"), readNS(t, p.Pid(), "user")) // and owned by it
+		p.Kill()
+		mustWait(t, p)
+		p.Release()
+		is.NoErr(checkLeaks(before)) // nothing left
+	})
 }
 
 func TestAttrPtrace(t *testing.T) {

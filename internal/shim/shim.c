@@ -376,6 +376,15 @@ static __attribute__((noreturn)) void spawn_child(int rep, int rep_read, int syn
 		long r;
 		if (s->op & SPAWN_SELF_PID)
 			*(int32_t *)(uintptr_t)s->a[2] = (int32_t)syscall(SYS_getpid);
+		if (s->op & SPAWN_NOTIFY) {
+			struct spawn_report w = {0, SPAWN_AT_USERNS};
+			ssize_t n;
+			do
+				n = write(rep, &w, sizeof w);
+			while (n < 0 && errno == EINTR);
+			if (n != sizeof w)
+				spawn_child_fail(rep, n < 0 ? errno : EPIPE, (int)i);
+		}
 		if (s->nr == SYS_close_range)
 			r = spawn_close_range(s->a[0], s->a[1], s->a[2], rep);
 		else
@@ -411,8 +420,52 @@ static void spawn_close_pair(int p[2]) {
 	p[0] = p[1] = -1;
 }
 
+// spawn_fork_report reads the child's report from rep: EOF when it
+// executed the program (or is about to call fn), {errno, where} when it
+// failed, or, with userns_rep, {0, SPAWN_AT_USERNS} when it waits for its
+// maps (rep is then handed to the caller, not closed). A failed child is
+// reaped and its pidfd closed.
+static struct spawn_result spawn_fork_report(int rep, pid_t pid, int pidfd, int *userns_rep) {
+	struct spawn_result res = {0, 0, -1, -1};
+	struct spawn_report r;
+	ssize_t n;
+	do
+		n = read(rep, &r, sizeof r);
+	while (n < 0 && errno == EINTR);
+	if (userns_rep != NULL && n == sizeof r && r.err == 0 && r.where == SPAWN_AT_USERNS) {
+		*userns_rep = rep;
+		res.where = SPAWN_AT_USERNS;
+		res.pid = pid;
+		res.pidfd = pidfd;
+		return res;
+	}
+	close(rep);
+	if (n == 0 && userns_rep == NULL) {
+		res.pid = pid;
+		res.pidfd = pidfd;
+		return res;
+	}
+	if (n == 0) { // gone (a signal) before it reached its user namespace step
+		r.err = ESRCH;
+		r.where = SPAWN_AT_USERNS;
+	} else if (n != sizeof r || r.err == 0) {
+		r.err = n < 0 ? errno : EPIPE;
+		r.where = SPAWN_AT_PIPE;
+		kill(pid, SIGKILL);
+	}
+	spawn_reap(pidfd);
+	close(pidfd);
+	res.err = r.err;
+	res.where = r.where;
+	return res;
+}
+
+struct spawn_result spawn_fork_wait(int rep, int pid, int pidfd) {
+	return spawn_fork_report(rep, (pid_t)pid, pidfd, NULL);
+}
+
 struct spawn_result spawn_fork(uint64_t flags, int cgroup, int exit_signal, uintptr_t steps, size_t nsteps,
-	int lowfd, uintptr_t fn, uintptr_t arg) {
+	int lowfd, uintptr_t fn, uintptr_t arg, int *userns_rep) {
 	struct spawn_result res = {0, 0, -1, -1};
 	int native = (spawn_have() & SPAWN_HAVE_FORK_NP) != 0;
 	int asyncsafe = (flags & SPAWN_FORK_ASYNCSAFE) != 0;
@@ -538,27 +591,7 @@ struct spawn_result spawn_fork(uint64_t flags, int cgroup, int exit_signal, uint
 		while (w < 0 && errno == EINTR);
 		close(syncp[1]);
 	}
-	struct spawn_report r;
-	ssize_t n;
-	do
-		n = read(rep[0], &r, sizeof r);
-	while (n < 0 && errno == EINTR);
-	close(rep[0]);
-	if (n == 0) {
-		res.pid = pid;
-		res.pidfd = pidfd;
-		return res;
-	}
-	if (n != sizeof r) {
-		r.err = n < 0 ? errno : EPIPE;
-		r.where = SPAWN_AT_PIPE;
-		kill(pid, SIGKILL);
-	}
-	spawn_reap(pidfd);
-	close(pidfd);
-	res.err = r.err;
-	res.where = r.where;
-	return res;
+	return spawn_fork_report(rep[0], pid, pidfd, userns_rep);
 }
 
 _Static_assert(sizeof(struct spawn_op) == 24, "struct spawn_op is op of plan_linux.go");

@@ -34,6 +34,7 @@ const (
 	AtForkNP     = C.SPAWN_AT_FORK_NP
 	AtCgroup     = C.SPAWN_AT_CGROUP
 	AtExitSignal = C.SPAWN_AT_EXIT_SIGNAL
+	AtUserns     = C.SPAWN_AT_USERNS
 )
 
 // The layouts package spawn shares with the shim (checked there at compile
@@ -45,6 +46,8 @@ const (
 	OpSigMask   = C.SPAWN_OP_SIGMASK
 	OpExec      = C.SPAWN_OP_EXEC
 	CheckEq     = C.SPAWN_CHECK_EQ
+	SelfPid     = C.SPAWN_SELF_PID
+	Notify      = C.SPAWN_NOTIFY
 	ForkPidfd   = C.SPAWN_FORK_PIDFD
 	ForkExitSig = C.SPAWN_FORK_EXIT_SIGNAL
 )
@@ -73,10 +76,11 @@ type Result struct {
 	Where int
 	Pid   int
 	Pidfd int
+	Rep   int // ForkUserns with Where == AtUserns and no Err: the report pipe's read end
 }
 
 func result(r C.struct_spawn_result) Result {
-	return Result{Err: syscall.Errno(r.err), Where: int(r.where), Pid: int(r.pid), Pidfd: int(r.pidfd)}
+	return Result{Err: syscall.Errno(r.err), Where: int(r.where), Pid: int(r.pid), Pidfd: int(r.pidfd), Rep: -1}
 }
 
 // PidfdSpawn runs pidfd_spawn (search: pidfd_spawnp) for the plan steps at
@@ -105,5 +109,31 @@ const CallSize = C.sizeof_struct_spawn_pidfd_call
 // the ForkFlags bits; the child's report pipe is kept at or above lowfd.
 func Fork(flags uint64, cgroup, exitSignal int, steps uintptr, nsteps, lowfd int, fn, arg uintptr) Result {
 	return result(C.spawn_fork(C.uint64_t(flags), C.int(cgroup), C.int(exitSignal), C.uintptr_t(steps),
-		C.size_t(nsteps), C.int(lowfd), C.uintptr_t(fn), C.uintptr_t(arg)))
+		C.size_t(nsteps), C.int(lowfd), C.uintptr_t(fn), C.uintptr_t(arg), nil))
+}
+
+// ForkUserns is Fork for steps of which one has Notify: the child's user
+// namespace handshake. Once the child has told it that it waits for its
+// maps, ForkUserns returns Err == 0, Where == AtUserns, the child's Pid and
+// Pidfd, and Rep, the read end of the child's report pipe: the caller
+// writes the maps, lets the child go on and calls ForkWait, or kills the
+// child, reaps it and closes Rep and Pidfd. Anything else is what Fork
+// would return; a child that died before the handshake without a word is
+// Err ESRCH at AtUserns (reaped).
+func ForkUserns(flags uint64, cgroup, exitSignal int, steps uintptr, nsteps, lowfd int) Result {
+	rep := C.int(-1)
+	r := result(C.spawn_fork(C.uint64_t(flags), C.int(cgroup), C.int(exitSignal), C.uintptr_t(steps),
+		C.size_t(nsteps), C.int(lowfd), 0, 0, &rep))
+	if r.Err == 0 && r.Where == AtUserns {
+		r.Rep = int(rep)
+	}
+	return r
+}
+
+// ForkWait ends a ForkUserns that returned AtUserns, once the child has
+// been let go on: it reads the rest of the child's report from rep (which
+// it closes) and returns what Fork would. On a failure the child has been
+// reaped and pidfd closed.
+func ForkWait(rep, pid, pidfd int) Result {
+	return result(C.spawn_fork_wait(C.int(rep), C.int(pid), C.int(pidfd)))
 }

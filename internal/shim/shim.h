@@ -50,6 +50,9 @@ struct spawn_step {
 // SPAWN_SELF_PID: store the child's pid (int32_t) at a[2] before the call
 // (stepSelfPid in plan_sysproc_linux.go).
 #define SPAWN_SELF_PID 0x20000
+// SPAWN_NOTIFY: report {0, SPAWN_AT_USERNS} through the report pipe before
+// the call (stepNotify in plan_sysproc_linux.go).
+#define SPAWN_NOTIFY 0x40000
 
 // Which glibc functions the running C library has (bits of spawn_have).
 enum {
@@ -88,6 +91,7 @@ enum {
 	SPAWN_AT_FORK_NP = -7,     // the C library's fork_np
 	SPAWN_AT_CGROUP = -8,      // the child moving itself into the cgroup
 	SPAWN_AT_EXIT_SIGNAL = -9, // an exit signal other than SIGCHLD with atfork handlers
+	SPAWN_AT_USERNS = -10,     // the child waits for its user namespace maps (with err: it died first)
 };
 
 // spawn_pidfd_spawn runs one pidfd_spawn (search: pidfd_spawnp) of the
@@ -123,7 +127,19 @@ uintptr_t spawn_pidfd_spawn_call_addr(void);
 // for fn, is about to call it); a failed child has been reaped. lowfd: the
 // child's report pipe is kept at or above it (above every descriptor the
 // steps write).
+//
+// userns_rep non-NULL: a step of the child has SPAWN_NOTIFY. Once the child
+// reports it, spawn_fork returns {0, SPAWN_AT_USERNS, pid, pidfd} with the
+// report pipe's read end in *userns_rep; the caller writes the maps, lets
+// the child go on and finishes with spawn_fork_wait (or kills the child,
+// reaps it and closes both descriptors). A child that dies before it
+// reports without a word fails with {ESRCH, SPAWN_AT_USERNS}.
 struct spawn_result spawn_fork(uint64_t flags, int cgroup, int exit_signal, uintptr_t steps, size_t nsteps,
-	int lowfd, uintptr_t fn, uintptr_t arg);
+	int lowfd, uintptr_t fn, uintptr_t arg, int *userns_rep);
+
+// spawn_fork_wait is the end of a spawn_fork that returned SPAWN_AT_USERNS:
+// it reads the rest of the child's report from rep and closes it. On a
+// failure the child has been reaped and pidfd closed.
+struct spawn_result spawn_fork_wait(int rep, int pid, int pidfd);
 
 #endif
