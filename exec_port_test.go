@@ -5,8 +5,8 @@ package spawn
 // The Go toolchain's own tests of SysProcAttr (syscall/exec_linux_test.go,
 // syscall/exec_unix_test.go, syscall/exec_pdeathsig_test.go), ported to Cmd
 // under the same names: each builds the Cmd as the original builds its
-// exec.Cmd, and runs it on every backend that carries the fields (Clone3,
-// and ForkNP where it can).
+// exec.Cmd, and runs it on every backend that carries the fields (Clone3
+// and ForkNP, user namespace maps included).
 
 import (
 	"bufio"
@@ -67,26 +67,30 @@ func whoamiNEWUSER(t *testing.T, b Backend, uid, gid int, setgroups bool) *Cmd {
 }
 
 func TestCloneNEWUSERAndRemap(t *testing.T) {
-	for _, setgroups := range []bool{false, true} {
-		t.Run(fmt.Sprintf("setgroups=%v", setgroups), func(t *testing.T) {
-			is := is.New(t)
-			uid, gid := os.Getuid(), os.Getgid()
-			out, err := whoamiNEWUSER(t, Clone3, uid, gid, setgroups).CombinedOutput()
-			if uid != 0 && setgroups {
-				is.True(os.IsPermission(err)) // an unprivileged gid_map needs setgroups denied
-				return
-			}
-			is.NoErr(err)                                    // whoami in the new namespace
-			is.Equal(strings.TrimSpace(string(out)), "root") // uid 0 inside
-		})
-	}
+	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		for _, setgroups := range []bool{false, true} {
+			t.Run(fmt.Sprintf("setgroups=%v", setgroups), func(t *testing.T) {
+				is := is.New(t)
+				uid, gid := os.Getuid(), os.Getgid()
+				out, err := whoamiNEWUSER(t, b, uid, gid, setgroups).CombinedOutput()
+				if uid != 0 && setgroups {
+					is.True(os.IsPermission(err)) // an unprivileged gid_map needs setgroups denied
+					return
+				}
+				is.NoErr(err)                                    // whoami in the new namespace
+				is.Equal(strings.TrimSpace(string(out)), "root") // uid 0 inside
+			})
+		}
+	})
 }
 
 func TestEmptyCredGroupsDisableSetgroups(t *testing.T) {
-	is := is.New(t)
-	c := whoamiNEWUSER(t, Clone3, os.Getuid(), os.Getgid(), false)
-	c.SysProcAttr.Credential = &syscall.Credential{}
-	is.NoErr(c.Run()) // setgroups is denied: an empty Groups makes no setgroups call
+	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		c := whoamiNEWUSER(t, b, os.Getuid(), os.Getgid(), false)
+		c.SysProcAttr.Credential = &syscall.Credential{}
+		is.NoErr(c.Run()) // setgroups is denied: an empty Groups makes no setgroups call
+	})
 }
 
 func TestUnshare(t *testing.T) {
@@ -125,9 +129,13 @@ func TestGroupCleanup(t *testing.T) {
 }
 
 func TestGroupCleanupUserNamespace(t *testing.T) {
+	forEachRawBackend(t, func(t *testing.T, b Backend) { testGroupCleanupUserNamespace(t, b) })
+}
+
+func testGroupCleanupUserNamespace(t *testing.T, b Backend) {
 	is := is.New(t)
 	uid, gid := os.Getuid(), os.Getgid()
-	c := portCmd(Clone3, lookOrSkip(t, "id"))
+	c := portCmd(b, lookOrSkip(t, "id"))
 	c.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER,
 		Credential:  &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)},
@@ -183,7 +191,8 @@ func init() {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		if err := unshareUidGidMapping(); err != nil {
+		b, _ := ParseBackend(args[0])
+		if err := unshareUidGidMapping(b); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 2
 		}
@@ -191,8 +200,8 @@ func init() {
 	})
 }
 
-func unshareUidGidMapping() error {
-	c := portCmd(Clone3, "/bin/true")
+func unshareUidGidMapping(b Backend) error {
+	c := portCmd(b, "/bin/true")
 	c.SysProcAttr = &syscall.SysProcAttr{
 		Unshareflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWUSER,
 		UidMappings:  []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
@@ -204,20 +213,22 @@ func unshareUidGidMapping() error {
 // TestUnshareUidGidMapping: an unprivileged user namespace with maps of
 // one's own ids. As root, a helper drops to nobody first.
 func TestUnshareUidGidMapping(t *testing.T) {
-	is := is.New(t)
 	if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_userns_clone"); err == nil && strings.TrimSpace(string(b)) == "0" {
 		t.Skip("needs unprivileged user namespaces (kernel.unprivileged_userns_clone is 0)")
 	}
-	if os.Getuid() != 0 {
-		is.NoErr(unshareUidGidMapping()) // an unprivileged parent writes its own maps
-		return
-	}
-	out, err := portHelper(Auto, "unshare-uidgid").CombinedOutput()
-	if err != nil {
-		t.Logf("helper: %s", out)
-	}
-	is.NoErr(err)         // as nobody, the parent wrote its maps
-	is.Equal(len(out), 0) // and the helper said nothing
+	forEachRawBackend(t, func(t *testing.T, b Backend) {
+		is := is.New(t)
+		if os.Getuid() != 0 {
+			is.NoErr(unshareUidGidMapping(b)) // an unprivileged parent writes its own maps
+			return
+		}
+		out, err := portHelper(Auto, "unshare-uidgid", b.String()).CombinedOutput()
+		if err != nil {
+			t.Logf("helper: %s", out)
+		}
+		is.NoErr(err)         // as nobody, the parent wrote its maps
+		is.Equal(len(out), 0) // and the helper said nothing
+	})
 }
 
 func init() {
@@ -326,11 +337,7 @@ func testAmbientCaps(t *testing.T, userns bool) {
 		t.Skip("the helper runs through another glibc's loader here; the plain run covers it")
 	}
 	exe := publicTestExe(t)
-	bs := rawBackends(t)
-	if userns {
-		bs = []Backend{Clone3}
-	}
-	for _, b := range bs {
+	for _, b := range rawBackends(t) {
 		t.Run(b.String(), func(t *testing.T) {
 			is := is.New(t)
 			_, argv, env := helperArgv("caps")

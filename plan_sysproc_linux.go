@@ -86,9 +86,6 @@ func (pl *plan) addSysFirst(attr *Attr) {
 	if sp.userns && pl.attr.Backend != ForkNP {
 		pl.ops = append(pl.ops, op{kind: opUsernsWait})
 	}
-	if len(attr.AmbientCaps) > 0 && attr.Credential != nil {
-		pl.ops = append(pl.ops, op{kind: opKeepCaps})
-	}
 }
 
 // addSysIDs adds the steps after setpgid: the terminal's foreground group,
@@ -126,6 +123,11 @@ func (pl *plan) addSysIDs(attr *Attr) error {
 	if attr.Chroot != "" {
 		sp.chroot = append([]byte(attr.Chroot), 0)
 		pl.ops = append(pl.ops, op{kind: opChroot})
+	}
+	if len(attr.AmbientCaps) > 0 && attr.Credential != nil {
+		// After the unshare: a new user namespace resets the securebits,
+		// PR_SET_KEEPCAPS among them.
+		pl.ops = append(pl.ops, op{kind: opKeepCaps})
 	}
 	if c := attr.Credential; c != nil {
 		// Where setgroups is denied (user namespace maps without
