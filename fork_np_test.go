@@ -546,8 +546,72 @@ func init() {
 			fmt.Fprintln(os.Stderr, "ForkExec of a missing program:", err)
 			return 16
 		}
+		if os.Geteuid() == 0 {
+			// A user namespace handshake through the native fork_np:
+			// root is uid 7 inside.
+			p, err = ForkExec("/bin/sh", []string{"sh", "-c", "exit $(id -u)"}, &Attr{Cloneflags: syscall.CLONE_NEWUSER,
+				UidMappings: []syscall.SysProcIDMap{{ContainerID: 7, HostID: 0, Size: 1}}}, nil)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "ForkExec with maps:", err)
+				return 17
+			}
+			if st, err := p.Wait(); err != nil || st.ExitCode() != 7 {
+				fmt.Fprintln(os.Stderr, "wait:", st, err)
+				return 18
+			}
+			p.Release()
+		}
 		return 0
 	})
+}
+
+// TestForkExecUserNamespace: both ways ForkExec forks carry a user
+// namespace with maps (the handshake runs in the shim's child, after the
+// fork of either), the child's ids read back inside, and a refused map
+// leaves nothing behind.
+func TestForkExecUserNamespace(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("id"); err != nil {
+		t.Skipf("needs id in PATH: %v", err)
+	}
+	for _, m := range forkModes {
+		t.Run(m.name, func(t *testing.T) {
+			is := is.New(t)
+			before := openFds()
+			r, w, err := os.Pipe()
+			is.NoErr(err)
+			p, err := ForkExec("/bin/sh", []string{"sh", "-c", "echo $(id -u) $(id -g); cat /proc/self/uid_map /proc/self/setgroups"}, &Attr{
+				Files:       []*os.File{nil, w, os.Stderr},
+				Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWUTS,
+				UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 5, HostID: 0, Size: 1}},
+				GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1001, Size: 1}, {ContainerID: 6, HostID: 0, Size: 1}},
+			}, &ForkArgs{Flags: m.flags})
+			w.Close()
+			is.NoErr(err) // forked with the maps
+			out, err := io.ReadAll(r)
+			r.Close()
+			is.NoErr(err)
+			st := mustWait(t, p)
+			p.Release()
+			is.True(st.Success())
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			is.Equal(len(lines), 4)
+			is.Equal(lines[0], "5 6")                                      // root (the parent's ids) is 5 and 6 inside
+			is.Equal(strings.Fields(lines[1]), []string{"0", "1000", "1"}) // uid_map as asked, seen from inside
+			is.Equal(strings.Fields(lines[2]), []string{"5", "0", "1"})    // both lines
+			is.Equal(lines[3], "deny")                                     // setgroups denied
+			is.NoErr(checkLeaks(before))                                   // nothing left
+
+			_, err = ForkExec("/bin/true", []string{"true"}, &Attr{Unshareflags: syscall.CLONE_NEWUSER,
+				GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 2}, {ContainerID: 1, HostID: 9, Size: 1}}},
+				&ForkArgs{Flags: m.flags})
+			var pe *os.PathError
+			is.True(errors.As(err, &pe))                    // the parent's write failed
+			is.True(strings.HasSuffix(pe.Path, "/gid_map")) // named with its file
+			is.True(errors.Is(err, syscall.EINVAL))         // overlapping ranges
+			is.NoErr(checkLeaks(before))                    // the child killed and reaped, no descriptor left
+		})
+	}
 }
 
 func TestForkNPNative(t *testing.T) {

@@ -192,6 +192,8 @@ func TestShimAgreesWithPlan(t *testing.T) {
 	is.Equal(shim.OpSigMask, int(opSigMask))            // step kinds shared with shim.h
 	is.Equal(shim.OpExec, int(opExec))                  // step kinds shared with shim.h
 	is.Equal(shim.CheckEq, checkEq)                     // the rawStep check flag
+	is.Equal(shim.SelfPid, stepSelfPid)                 // the rawStep flags the shim's child reads
+	is.Equal(shim.Notify, stepNotify)                   // the rawStep flags the shim's child reads
 	is.Equal(uint64(shim.ForkPidfd), uint64(ForkPidfd)) // fork flags shared with shim.h
 	is.Equal(uint64(shim.ForkExitSig), uint64(ForkExitSignal))
 }
