@@ -12,10 +12,11 @@ import (
 )
 
 // BenchmarkUserNamespace: Spawn+Wait of /bin/true in a new user namespace
-// with uid and gid maps (the non-vfork Clone3 path: the parent writes the
-// maps while the child waits), beside os/exec with the same SysProcAttr and
-// both without a namespace, in the same run. Needs root (or unprivileged
-// user namespaces with a map of one's own ids).
+// with uid and gid maps (the non-vfork Clone3 path, and ForkNP's fork with
+// the handshake after its unshare: the parent writes the maps while the
+// child waits), beside os/exec with the same SysProcAttr and each without a
+// namespace, in the same run. Needs root (or unprivileged user namespaces
+// with a map of one's own ids); ForkNP needs cgo.
 //
 //	go test -run '^$' -bench UserNamespace
 func BenchmarkUserNamespace(b *testing.B) {
@@ -42,6 +43,19 @@ func BenchmarkUserNamespace(b *testing.B) {
 				}
 			}
 		})
+		if Available(ForkNP) == nil {
+			b.Run("fork_np/"+m.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					c := Command("/bin/true")
+					c.Attr = &Attr{Backend: ForkNP}
+					c.SysProcAttr = m.sys()
+					if err := c.Run(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 		b.Run("os_exec/"+m.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

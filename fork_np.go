@@ -25,7 +25,9 @@
 // async-signal-safe work: the raw steps of the plan, then execve; or, for
 // ForkCall, the caller's C function. A failing step sends {errno, step}
 // through a close-on-exec pipe whose EOF means the exec succeeded; the parent
-// then reaps the child before it returns the error.
+// then reaps the child before it returns the error. A child with user
+// namespace maps says on that pipe that it waits for them, after its
+// unshare (forkNPUserns).
 
 package spawn
 
@@ -50,7 +52,8 @@ func availableForkNP() error { return nil }
 // pthread_atfork handlers of the C libraries in the process run (prepare and
 // parent in the caller, child in the child) unless args has ForkAsyncSafe.
 // The child carries out attr as the other backends do, with raw system calls,
-// then calls execve. args may be nil: a plain fork with handlers, SIGCHLD on
+// then calls execve; with UidMappings or GidMappings it waits after its
+// unshare while ForkExec writes the maps. args may be nil: a plain fork with handlers, SIGCHLD on
 // exit. attr.Cgroup and ForkCgroup are alternatives for the same thing;
 // AutoReap and AutoKill need the Clone3 backend.
 //

@@ -241,8 +241,9 @@ type Attr struct {
 	AmbientCaps []uintptr
 	// Cloneflags creates the child in new namespaces: CLONE_NEW* bits only
 	// (any other bit is EINVAL). Clone3 passes them to clone3; ForkNP
-	// unshares them in the child, which cannot move it into a new PID or
-	// time namespace (ErrNotSupported).
+	// unshares them in the child (a user namespace with UidMappings or
+	// GidMappings included), which cannot move it into a new PID or time
+	// namespace (ErrNotSupported).
 	Cloneflags uintptr
 	// Unshareflags are unshared in the child (unshare): CLONE_NEW* bits
 	// only. With CLONE_NEWNS the child also marks its whole mount tree
@@ -250,9 +251,13 @@ type Attr struct {
 	// when the child is (as with Cloneflags) on Clone3.
 	Unshareflags uintptr
 	// UidMappings and GidMappings are written to the child's uid_map and
-	// gid_map by the parent while the child waits, before it runs any
-	// other step. They need CLONE_NEWUSER in Cloneflags or Unshareflags,
-	// and the Clone3 backend.
+	// gid_map by the parent while the child waits in its new user
+	// namespace: on Clone3 before it runs any other step; on ForkNP (cgo)
+	// right after its unshare, before the mount tree is made private, the
+	// chroot and the credentials. They need CLONE_NEWUSER in Cloneflags or
+	// Unshareflags. A map the kernel refuses fails the spawn with the
+	// parent's *os.PathError (Op "write", Path /proc/PID/uid_map…); the
+	// child is killed and reaped first.
 	UidMappings, GidMappings []sysProcIDMap
 	// GidMappingsEnableSetgroups leaves setgroups allowed in the child's
 	// user namespace; by default "deny" is written to its setgroups file

@@ -170,10 +170,15 @@ func TestAttrCloneflags(t *testing.T) {
 }
 
 func TestAttrForkNPLimits(t *testing.T) {
-	if Available(ForkNP) != nil {
-		t.Skipf("ForkNP: %v", Available(ForkNP))
-	}
 	is := is.New(t)
+	if why := Available(ForkNP); why != nil {
+		// No ForkNP in this build (CGO_ENABLED=0): maps on it are refused
+		// as the backend is.
+		_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: ForkNP, Cloneflags: syscall.CLONE_NEWUSER,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}})
+		is.True(errors.Is(err, ErrNotSupported)) // ForkNP is not here
+		t.Skipf("ForkNP: %v", why)
+	}
 	before := openFds()
 	for _, attr := range []Attr{
 		{Cloneflags: syscall.CLONE_NEWPID},
