@@ -432,16 +432,41 @@ func (c *Cmd) start() error {
 	return nil
 }
 
+// nullFiles is the null device, opened once for reading and once for
+// writing, close-on-exec, and kept for the life of the program: a nil
+// Stdin, Stdout or Stderr is one of them, as os/exec's is a fresh open of
+// os.DevNull. The child cannot tell the difference (the null device has
+// no offset to share); the parent saves two opens and two closes per Cmd.
+var nullFiles struct {
+	mu   sync.Mutex
+	r, w *os.File
+}
+
+// nullDevice returns the null device for reading or for writing, opening it
+// the first time (a failure is returned and tried again the next time).
+func nullDevice(write bool) (*os.File, error) {
+	n := &nullFiles
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	f, flag := &n.r, os.O_RDONLY
+	if write {
+		f, flag = &n.w, os.O_WRONLY
+	}
+	if *f == nil {
+		g, err := os.OpenFile(os.DevNull, flag, 0)
+		if err != nil {
+			return nil, err
+		}
+		*f = g
+	}
+	return *f, nil
+}
+
 // stdin returns the child's descriptor 0.
 func (c *Cmd) stdin() (*os.File, error) {
 	switch r := c.Stdin.(type) {
 	case nil:
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			return nil, err
-		}
-		c.childFiles = append(c.childFiles, f)
-		return f, nil
+		return nullDevice(false)
 	case *os.File:
 		return r, nil
 	}
@@ -475,12 +500,7 @@ func isWriteEPIPE(err error) bool {
 func (c *Cmd) output(w io.Writer) (*os.File, error) {
 	switch w := w.(type) {
 	case nil:
-		f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-		if err != nil {
-			return nil, err
-		}
-		c.childFiles = append(c.childFiles, f)
-		return f, nil
+		return nullDevice(true)
 	case *os.File:
 		return w, nil
 	}

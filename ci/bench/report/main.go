@@ -340,6 +340,8 @@ func (r *run) write(w io.Writer) {
 		}
 	}
 	r.paired(w)
+	r.cmdTypes(w)
+	r.userns(w)
 	r.many(w)
 	r.treeKill(w)
 	r.goals(w)
@@ -389,6 +391,57 @@ func (r *run) paired(w io.Writer) {
 			rt = ratio(r.metric(key, x.name+"/waitid"))
 		}
 		fmt.Fprintf(w, "| %s | %s | %s |\n", x.label, us(scale(r.metric(key, x.name+"-µs/op"), 1e3)), rt)
+	}
+}
+
+// cmdTypes writes BenchmarkCmdTypes: Cmd.Run with os/exec's types against
+// Spawn+Wait and os/exec's Cmd.Run, interleaved call by call.
+func (r *run) cmdTypes(w io.Writer) {
+	const key = "BenchmarkCmdTypes"
+	if !r.has(key) {
+		return
+	}
+	fmt.Fprintf(w, "\n#### Cmd with os/exec's types (tiny program; the methods interleaved call by call)\n\n")
+	fmt.Fprintln(w, "Cmd.Run finds the child as an *os.Process (os.FindProcess: pidfd_open of the unreaped child), parks on spawn's pidfd until it exits, and has os.Process.Wait reap it into an *os.ProcessState.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| method | µs/run | × os/exec |")
+	fmt.Fprintln(w, "|---|---|---|")
+	for _, x := range []struct{ label, name string }{
+		{"**Cmd.Run** (os/exec's types)", "cmd"},
+		{"Spawn+Wait with the same three descriptors", "spawn_wait"},
+		{"Spawn+Wait, no descriptors given", "spawn_wait_nil"},
+		{"Spawn, then os.FindProcess + os.Process.Wait", "spawn_oswait"},
+		{"os/exec Cmd.Run", "os_exec"},
+	} {
+		rt := "1.00×"
+		if x.name != "os_exec" {
+			name := x.name
+			rt = ratio(r.ratios(func(b map[string]result) (float64, bool) {
+				a, ok1 := b[key].metrics[name+"-ns/op"]
+				e, ok2 := b[key].metrics["os_exec-ns/op"]
+				return a / e, ok1 && ok2 && e > 0
+			}))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |\n", x.label, us(r.metric(key, x.name+"-ns/op")), rt)
+	}
+}
+
+// userns writes BenchmarkUserNamespace: /bin/true in a new user namespace
+// with uid and gid maps, spawn's Cmd (Clone3) beside os/exec's.
+func (r *run) userns(w io.Writer) {
+	const key = "BenchmarkUserNamespace/"
+	if !r.has(key + "clone3/userns") {
+		return
+	}
+	fmt.Fprintf(w, "\n#### A new user namespace with uid and gid maps (/bin/true, Cmd.Run)\n\n")
+	fmt.Fprintln(w, "| method | no namespace, µs | × os/exec | user namespace, µs | × os/exec | × its own no-namespace run |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	for _, x := range []struct{ label, name string }{{"**spawn Cmd, Clone3**", "clone3"}, {"os/exec Cmd", "os_exec"}} {
+		none, ns := key+x.name+"/none", key+x.name+"/userns"
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", x.label,
+			us(r.values(none)), ratio(r.ratios(ratioOf(none, key+"os_exec/none"))),
+			us(r.values(ns)), ratio(r.ratios(ratioOf(ns, key+"os_exec/userns"))),
+			ratio(r.ratios(ratioOf(ns, none))))
 	}
 }
 
@@ -493,6 +546,9 @@ func (r *run) goals(w io.Writer) {
 	}
 	check := func(what string, v []float64, ok func(float64) bool) { checkf(what, v, ok, ratio) }
 	le := func(limit float64) func(float64) bool { return func(x float64) bool { return x <= limit } }
+	if r.has("BenchmarkCmdTypes") {
+		check("Cmd.Run with os/exec's types: ≤ 0.80× os/exec (interleaved)", r.metric("BenchmarkCmdTypes", "cmd/os_exec"), le(0.80))
+	}
 	for _, m := range []method{goClone3, goPidfd} {
 		name := strings.Trim(m.label, "*")
 		check(name+", tiny: ≤ 1.05× the C "+m.match+" loop", r.ratios(ratioOf(m.key("tiny"), "C/tiny/"+m.match)), le(1.05))
