@@ -75,7 +75,9 @@ type Cmd struct {
 	// Dir is the child's working directory; empty: the parent's.
 	Dir string
 
-	// Stdin is the child's standard input. nil reads from the null device;
+	// Stdin is the child's standard input. nil reads from the null device
+	// (which the package opens once, close-on-exec, and keeps open: one
+	// descriptor for reading and one for writing, shared by every Cmd);
 	// an *os.File is given to the child as it is (switched to blocking mode
 	// if it was not, as os/exec does); any other Reader is copied into a
 	// pipe by a goroutine that Wait waits for (see WaitDelay). The child's
