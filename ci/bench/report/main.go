@@ -369,6 +369,23 @@ func rate(v []float64) string {
 	return fmt.Sprintf("%.0f (%.0f–%.0f)", 1e9/median(v), 1e9/hi, 1e9/lo)
 }
 
+// row is one line of a table of one benchmark's metrics: its label and the
+// metric name it reads.
+type row struct{ label, name string }
+
+// metricTable writes a titled table with a note under the title, a header
+// line and one line per row: the label, then cells(row's name).
+func metricTable(w io.Writer, title, note, head string, rows []row, cells func(name string) []string) {
+	fmt.Fprintf(w, "\n#### %s\n\n", title)
+	fmt.Fprintln(w, note)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, "|---"+strings.Repeat("|---", strings.Count(head, "|")-2)+"|")
+	for _, x := range rows {
+		fmt.Fprintf(w, "| %s | %s |\n", x.label, strings.Join(cells(x.name), " | "))
+	}
+}
+
 // paired writes BenchmarkWaitPaired: Wait against a blocking waitid,
 // round by round within each block.
 func (r *run) paired(w io.Writer) {
@@ -376,22 +393,20 @@ func (r *run) paired(w io.Writer) {
 	if !r.has(key) {
 		return
 	}
-	fmt.Fprintf(w, "\n#### Wait against a blocking waitid (Clone3, tiny program; paired rounds)\n\n")
-	fmt.Fprintln(w, "Each round spawns three children and waits for each a different way, in rotating order; the block's number is the median over its rounds.")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| wait | µs/spawn | × blocking waitid |")
-	fmt.Fprintln(w, "|---|---|---|")
-	for _, x := range []struct{ label, name string }{
-		{"blocking waitid on Fd (a thread per waiter)", "waitid"},
-		{"**Wait** (ppoll while ≤ 8 wait, else the wait set)", "wait"},
-		{"Wait in the wait set (as beyond 8 waiters)", "set"},
-	} {
-		rt := "1.00×"
-		if x.name != "waitid" {
-			rt = ratio(r.metric(key, x.name+"/waitid"))
-		}
-		fmt.Fprintf(w, "| %s | %s | %s |\n", x.label, us(scale(r.metric(key, x.name+"-µs/op"), 1e3)), rt)
-	}
+	metricTable(w, "Wait against a blocking waitid (Clone3, tiny program; paired rounds)",
+		"Each round spawns three children and waits for each a different way, in rotating order; the block's number is the median over its rounds.",
+		"| wait | µs/spawn | × blocking waitid |",
+		[]row{
+			{"blocking waitid on Fd (a thread per waiter)", "waitid"},
+			{"**Wait** (ppoll while ≤ 8 wait, else the wait set)", "wait"},
+			{"Wait in the wait set (as beyond 8 waiters)", "set"},
+		}, func(name string) []string {
+			rt := "1.00×"
+			if name != "waitid" {
+				rt = ratio(r.metric(key, name+"/waitid"))
+			}
+			return []string{us(scale(r.metric(key, name+"-µs/op"), 1e3)), rt}
+		})
 }
 
 // cmdTypes writes BenchmarkCmdTypes: Cmd.Run with os/exec's types against
@@ -401,29 +416,26 @@ func (r *run) cmdTypes(w io.Writer) {
 	if !r.has(key) {
 		return
 	}
-	fmt.Fprintf(w, "\n#### Cmd with os/exec's types (tiny program; the methods interleaved call by call)\n\n")
-	fmt.Fprintln(w, "Cmd.Run finds the child as an *os.Process (os.FindProcess: pidfd_open of the unreaped child), parks on spawn's pidfd until it exits, and has os.Process.Wait reap it into an *os.ProcessState.")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| method | µs/run | × os/exec |")
-	fmt.Fprintln(w, "|---|---|---|")
-	for _, x := range []struct{ label, name string }{
-		{"**Cmd.Run** (os/exec's types)", "cmd"},
-		{"Spawn+Wait with the same three descriptors", "spawn_wait"},
-		{"Spawn+Wait, no descriptors given", "spawn_wait_nil"},
-		{"Spawn, then os.FindProcess + os.Process.Wait", "spawn_oswait"},
-		{"os/exec Cmd.Run", "os_exec"},
-	} {
-		rt := "1.00×"
-		if x.name != "os_exec" {
-			name := x.name
-			rt = ratio(r.ratios(func(b map[string]result) (float64, bool) {
-				a, ok1 := b[key].metrics[name+"-ns/op"]
-				e, ok2 := b[key].metrics["os_exec-ns/op"]
-				return a / e, ok1 && ok2 && e > 0
-			}))
-		}
-		fmt.Fprintf(w, "| %s | %s | %s |\n", x.label, us(r.metric(key, x.name+"-ns/op")), rt)
-	}
+	metricTable(w, "Cmd with os/exec's types (tiny program; the methods interleaved call by call)",
+		"Cmd.Run finds the child as an *os.Process (os.FindProcess: pidfd_open of the unreaped child), waits on spawn's pidfd until it exits, and has os.Process.Wait reap it into an *os.ProcessState.",
+		"| method | µs/run | × os/exec |",
+		[]row{
+			{"**Cmd.Run** (os/exec's types)", "cmd"},
+			{"Spawn+Wait with the same three descriptors", "spawn_wait"},
+			{"Spawn+Wait, no descriptors given", "spawn_wait_nil"},
+			{"Spawn, then os.FindProcess + os.Process.Wait", "spawn_oswait"},
+			{"os/exec Cmd.Run", "os_exec"},
+		}, func(name string) []string {
+			rt := "1.00×"
+			if name != "os_exec" {
+				rt = ratio(r.ratios(func(b map[string]result) (float64, bool) {
+					a, ok1 := b[key].metrics[name+"-ns/op"]
+					e, ok2 := b[key].metrics["os_exec-ns/op"]
+					return a / e, ok1 && ok2 && e > 0
+				}))
+			}
+			return []string{us(r.metric(key, name+"-ns/op")), rt}
+		})
 }
 
 // userns writes BenchmarkUserNamespace: /bin/true in a new user namespace
