@@ -832,6 +832,28 @@ func (w *onceCloser) Close() error {
 // and last 32 KiB, with a note of how much was left out between them.
 type ExitError = exec.ExitError
 
+// The names below are os/exec's own, so that code written for os/exec that
+// uses them compiles after changing the import; they need nothing of the
+// kernel beyond what os/exec does.
+var (
+	// ErrNotFound is exec.ErrNotFound: no executable file was found.
+	ErrNotFound = exec.ErrNotFound
+	// ErrDot is exec.ErrDot: a path lookup resolved to a file in the
+	// current directory.
+	ErrDot = exec.ErrDot
+	// ErrWaitDelay is exec.ErrWaitDelay: Wait's I/O did not end within
+	// WaitDelay after the process exited.
+	ErrWaitDelay = exec.ErrWaitDelay
+)
+
+// Error is exec.Error: the name of a program that could not be found, with
+// the reason.
+type Error = exec.Error
+
+// LookPath is exec.LookPath: it searches PATH for an executable named file
+// (a name with a slash is tried directly).
+func LookPath(file string) (string, error) { return exec.LookPath(file) }
+
 // headTail keeps the first and the last max bytes written to it.
 type headTail struct {
 	max     int
