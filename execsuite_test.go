@@ -21,7 +21,6 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -164,6 +163,29 @@ func runHelper(verb string, args []string) int {
 			if _, err := fmt.Println(line); err != nil {
 				return 1
 			}
+		}
+	case "sigchld":
+		// Starts one child and counts the SIGCHLDs it brings: exactly one.
+		sig := make(chan os.Signal, 4)
+		signal.Notify(sig, syscall.SIGCHLD)
+		if err := exec.Command("true").Run(); err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		deadline := time.After(100 * time.Millisecond)
+		n := 0
+		for {
+			select {
+			case <-sig:
+				n++
+				continue
+			case <-deadline:
+			}
+			break
+		}
+		fmt.Println("SIGCHLD", n)
+		if n != 1 {
+			return 1
 		}
 	case "sleep":
 		d, _ := time.ParseDuration(args[0])
@@ -446,10 +468,6 @@ func TestPipeLookPathLeak(t *testing.T) {
 			t.Errorf("descriptor %s (%s) leaked", fd, target)
 		}
 	}
-}
-
-func TestExtraFilesFDShuffle(t *testing.T) {
-	t.Skip("the toolchain skips this test too (flaky: golang.org/issue/5780)")
 }
 
 func TestExtraFiles(t *testing.T) {
@@ -954,32 +972,116 @@ func TestWaitid(t *testing.T) {
 	}
 }
 
-func TestOutputWithStdoutSet(t *testing.T) {
-	c := helper("echo", "x")
-	c.Stdout = new(bytes.Buffer)
-	if _, err := c.Output(); err == nil || !strings.Contains(err.Error(), "Stdout already set") {
-		t.Fatalf("Output with Stdout set: %v", err)
+func TestSIGCHLD(t *testing.T) {
+	// In a fresh process (the first child started is the one that matters)
+	// starting a child raises SIGCHLD once.
+	out, err := helper("sigchld").CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
-func TestCombinedOutput(t *testing.T) {
-	out, err := helper("stderrfail").CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || string(out) != "some stderr text\n" {
-		t.Fatalf("%q, %v", out, err)
+func TestStart_twice(t *testing.T) {
+	c := exec.Command("/bin/nonesuch")
+	if err := c.Start(); err == nil {
+		t.Fatal("Start of a missing program succeeded")
+	}
+	if err := c.Start(); fmt.Sprint(err) != "exec: already started" {
+		t.Fatalf("second Start: %v, want %q", err, "exec: already started")
 	}
 }
 
-func TestChildCriticalEnv(t *testing.T) {
-	// An empty Env still gives the child what it needs (SYSTEMROOT on
-	// Windows); on Linux the child simply runs.
-	if runtime.GOOS != "linux" {
-		t.Skip("linux only")
+func TestLookPathUnixEmptyPath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("exec_me", nil, 0o700); err != nil {
+		t.Fatal(err)
 	}
-	c := helper("echo", "ok")
-	c.Env = []string{"GO_EXECSUITE_HELPER=1"}
-	out, err := c.Output()
-	if err != nil || string(out) != "ok\n" {
-		t.Fatalf("%q, %v", out, err)
+	t.Setenv("PATH", "")
+	path, err := exec.LookPath("exec_me")
+	if err == nil {
+		t.Fatal("LookPath found exec_me with PATH empty")
+	}
+	if path != "" {
+		t.Fatalf("LookPath failed but returned %q", path)
+	}
+}
+
+// pwdCmd prints the child's $PWD; it leaves Env nil.
+func pwdCmd(t *testing.T) *exec.Cmd {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip(err)
+	}
+	return exec.Command(sh, "-c", `printf %s "$PWD"`)
+}
+
+func TestImplicitPWD(t *testing.T) {
+	// With Env nil, Dir sets PWD (absolute) in Environ and in the child.
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, dir, want string }{
+		{"empty", "", cwd},
+		{"dot", ".", cwd},
+		{"dotdot", "..", filepath.Dir(cwd)},
+		{"PWD", cwd, cwd},
+		{"PWDdotdot", cwd + "/..", filepath.Dir(cwd)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := pwdCmd(t)
+			c.Dir = tc.dir
+			var pwds []string
+			for _, kv := range c.Environ() {
+				if v, ok := strings.CutPrefix(kv, "PWD="); ok {
+					pwds = append(pwds, v)
+				}
+			}
+			_, inherited := os.LookupEnv("PWD")
+			if tc.dir == "" && !inherited {
+				if len(pwds) != 0 {
+					t.Fatalf("Environ has PWD %q with Dir and PWD unset", pwds)
+				}
+				return
+			}
+			if len(pwds) != 1 || filepath.Clean(pwds[0]) != tc.want {
+				t.Fatalf("Environ's PWD %q, want one entry for %q", pwds, tc.want)
+			}
+			out, err := c.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := filepath.Clean(string(out)); got != tc.want {
+				t.Fatalf("child's PWD %q, want %q", out, tc.want)
+			}
+		})
+	}
+}
+
+func TestExplicitPWD(t *testing.T) {
+	// With Env set, PWD is what Env says, whatever Dir is.
+	dir := t.TempDir()
+	for _, pwd := range []string{"/an/explicit/pwd", dir, ""} {
+		c := pwdCmd(t)
+		c.Dir = dir
+		c.Env = append(os.Environ(), "PWD="+pwd)
+		var last string
+		for _, kv := range c.Environ() {
+			if v, ok := strings.CutPrefix(kv, "PWD="); ok {
+				last = v
+			}
+		}
+		if last != pwd {
+			t.Errorf("Environ's PWD %q, want %q", last, pwd)
+		}
+		out, err := c.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A shell may set an empty or wrong PWD itself; a real one is kept.
+		if pwd != "" && pwd != "/an/explicit/pwd" && string(out) != pwd {
+			t.Errorf("child's PWD %q, want %q", out, pwd)
+		}
 	}
 }
