@@ -440,7 +440,9 @@ func TestStdinCloseRace(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		io.Copy(w, strings.NewReader("x"))
-		w.Close()
+		if err := w.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+			t.Errorf("closing stdin: %v", err)
+		}
 	}()
 	wg.Wait()
 	c.Wait() // killed or not, no race and no hang
@@ -657,6 +659,9 @@ func TestEnvNULCharacter(t *testing.T) {
 	out, err := c.CombinedOutput()
 	if err == nil {
 		t.Fatalf("Run with a NUL in Env succeeded: %q", out)
+	}
+	if c.Process != nil {
+		t.Fatal("a child was started although Env holds a NUL")
 	}
 }
 
