@@ -75,7 +75,9 @@ type Cmd struct {
 	// Dir is the child's working directory; empty: the parent's.
 	Dir string
 
-	// Stdin is the child's standard input. nil reads from the null device;
+	// Stdin is the child's standard input. nil reads from the null device
+	// (which the package opens once, close-on-exec, and keeps open: one
+	// descriptor for reading and one for writing, shared by every Cmd);
 	// an *os.File is given to the child as it is (switched to blocking mode
 	// if it was not, as os/exec does); any other Reader is copied into a
 	// pipe by a goroutine that Wait waits for (see WaitDelay). The child's
@@ -432,16 +434,41 @@ func (c *Cmd) start() error {
 	return nil
 }
 
+// nullFiles is the null device, opened once for reading and once for
+// writing, close-on-exec, and kept for the life of the program: a nil
+// Stdin, Stdout or Stderr is one of them, as os/exec's is a fresh open of
+// os.DevNull. The child cannot tell the difference (the null device has
+// no offset to share); the parent saves two opens and two closes per Cmd.
+var nullFiles struct {
+	mu   sync.Mutex
+	r, w *os.File
+}
+
+// nullDevice returns the null device for reading or for writing, opening it
+// the first time (a failure is returned and tried again the next time).
+func nullDevice(write bool) (*os.File, error) {
+	n := &nullFiles
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	f, flag := &n.r, os.O_RDONLY
+	if write {
+		f, flag = &n.w, os.O_WRONLY
+	}
+	if *f == nil {
+		g, err := os.OpenFile(os.DevNull, flag, 0)
+		if err != nil {
+			return nil, err
+		}
+		*f = g
+	}
+	return *f, nil
+}
+
 // stdin returns the child's descriptor 0.
 func (c *Cmd) stdin() (*os.File, error) {
 	switch r := c.Stdin.(type) {
 	case nil:
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			return nil, err
-		}
-		c.childFiles = append(c.childFiles, f)
-		return f, nil
+		return nullDevice(false)
 	case *os.File:
 		return r, nil
 	}
@@ -475,12 +502,7 @@ func isWriteEPIPE(err error) bool {
 func (c *Cmd) output(w io.Writer) (*os.File, error) {
 	switch w := w.(type) {
 	case nil:
-		f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-		if err != nil {
-			return nil, err
-		}
-		c.childFiles = append(c.childFiles, f)
-		return f, nil
+		return nullDevice(true)
 	case *os.File:
 		return w, nil
 	}
@@ -809,6 +831,28 @@ func (w *onceCloser) Close() error {
 // standard error when Cmd.Output captured it (Cmd.Stderr was nil): the first
 // and last 32 KiB, with a note of how much was left out between them.
 type ExitError = exec.ExitError
+
+// The names below are os/exec's own, so that code written for os/exec that
+// uses them compiles after changing the import; they need nothing of the
+// kernel beyond what os/exec does.
+var (
+	// ErrNotFound is exec.ErrNotFound: no executable file was found.
+	ErrNotFound = exec.ErrNotFound
+	// ErrDot is exec.ErrDot: a path lookup resolved to a file in the
+	// current directory.
+	ErrDot = exec.ErrDot
+	// ErrWaitDelay is exec.ErrWaitDelay: Wait's I/O did not end within
+	// WaitDelay after the process exited.
+	ErrWaitDelay = exec.ErrWaitDelay
+)
+
+// Error is exec.Error: the name of a program that could not be found, with
+// the reason.
+type Error = exec.Error
+
+// LookPath is exec.LookPath: it searches PATH for an executable named file
+// (a name with a slash is tried directly).
+func LookPath(file string) (string, error) { return exec.LookPath(file) }
 
 // headTail keeps the first and the last max bytes written to it.
 type headTail struct {

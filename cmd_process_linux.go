@@ -10,6 +10,11 @@ func (p *Process) waitExited() error {
 		if exited(fd) {
 			return nil
 		}
+		if efd, ok := blocks.take(); ok { // as Wait: ppoll while few wait
+			err := p.block(nil, fd, efd, func(fd int) (bool, error) { return exited(fd), nil })
+			blocks.put(efd)
+			return err
+		}
 		if err := waits.add(&p.h); err != nil {
 			return err
 		}

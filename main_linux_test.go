@@ -222,11 +222,14 @@ func mountPoints() string {
 
 // warmPoller makes the runtime create its poller descriptors (epoll, the
 // wake-up eventfd) and the package its wait set before the baseline is
-// taken.
+// taken, and opens Cmd's null device.
 func warmPoller() {
 	if err := waits.ensure(); err != nil {
 		fmt.Fprintln(os.Stderr, "wait set:", err)
 	}
+	// Cmd's null device, kept open once opened: counted from the start.
+	nullDevice(false)
+	nullDevice(true)
 	r, w, err := os.Pipe()
 	if err != nil {
 		return

@@ -235,11 +235,11 @@ func (pl *plan) lowerSys(o op, add func(k opKind, nr uintptr, args ...uint64) *r
 		if len(sp.groups) > 0 {
 			p = ptr(unsafe.Pointer(&sp.groups[0]))
 		}
-		add(o.kind, unix.SYS_SETGROUPS, uint64(len(sp.groups)), p)
+		add(o.kind, sysSetgroups, uint64(len(sp.groups)), p)
 	case opSetresgid:
-		add(o.kind, unix.SYS_SETRESGID, uint64(o.b), uint64(o.b), uint64(o.b))
+		add(o.kind, sysSetresgid, uint64(o.b), uint64(o.b), uint64(o.b))
 	case opSetresuid:
-		add(o.kind, unix.SYS_SETRESUID, uint64(o.b), uint64(o.b), uint64(o.b))
+		add(o.kind, sysSetresuid, uint64(o.b), uint64(o.b), uint64(o.b))
 	case opCapset:
 		add(o.kind, unix.SYS_CAPSET, ptr(unsafe.Pointer(&sp.caps[0])), ptr(unsafe.Pointer(&sp.caps[2])))
 	case opAmbient:

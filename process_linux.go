@@ -255,7 +255,11 @@ func (p *Process) wait(ctx context.Context) (*State, error) {
 	st, err := p.reap(fd)
 	if st == nil && err == nil {
 		if efd, ok := blocks.take(); ok {
-			st, err = p.block(ctx, fd, efd)
+			err = p.block(ctx, fd, efd, func(fd int) (bool, error) {
+				var err error
+				st, err = p.reap(fd)
+				return st != nil, err
+			})
 			blocks.put(efd)
 		} else {
 			st, err = p.park(ctx, fd)

@@ -81,8 +81,8 @@ func lowerPlan(pl *plan) *rawPlan {
 		case opSetpgid:
 			add(o.kind, unix.SYS_SETPGID, 0, uint64(o.a))
 		case opResetIDs:
-			add(o.kind, unix.SYS_SETRESGID, ^uint64(0), uint64(uint32(o.a)), ^uint64(0))
-			add(o.kind, unix.SYS_SETRESUID, ^uint64(0), uint64(uint32(o.b)), ^uint64(0))
+			add(o.kind, sysSetresgid, ^uint64(0), uint64(uint32(o.a)), ^uint64(0))
+			add(o.kind, sysSetresuid, ^uint64(0), uint64(uint32(o.b)), ^uint64(0))
 		case opDup:
 			if int64(o.a) == o.b {
 				add(o.kind, unix.SYS_FCNTL, uint64(o.a), unix.F_SETFD, 0)

@@ -96,9 +96,9 @@ func drainEventfd(efd int32) {
 }
 
 // block waits for the process with its thread blocked in ppoll on the pidfd
-// and efd, until it has exited and is reaped, or until ctx is done or the
-// handle released.
-func (p *Process) block(ctx context.Context, fd int, efd int32) (*State, error) {
+// and efd, until done (called each time the pidfd is readable) says it is
+// done, or until ctx is done or the handle released.
+func (p *Process) block(ctx context.Context, fd int, efd int32, done func(fd int) (bool, error)) error {
 	p.h.kick.Store(efd + 1)
 	defer p.h.kick.Store(0)
 	if ctx != nil && ctx.Done() != nil {
@@ -110,23 +110,23 @@ func (p *Process) block(ctx context.Context, fd int, efd int32) (*State, error) 
 		// Release sets its bit before it looks at kick, and this looks at
 		// the bit after storing kick: one of them sees the other.
 		if p.h.closed() {
-			return nil, ErrReleased
+			return ErrReleased
 		}
 		if ctx != nil {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		_, _, errno := syscall.Syscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), 2, 0, 0, 0, 0)
 		if errno != 0 && errno != syscall.EINTR {
-			return nil, os.NewSyscallError("ppoll", errno)
+			return os.NewSyscallError("ppoll", errno)
 		}
 		if fds[1].Revents != 0 {
 			drainEventfd(efd) // Release, the context, or a stale kick
 		}
 		if fds[0].Revents != 0 {
-			if st, err := p.reap(fd); st != nil || err != nil {
-				return st, err
+			if ok, err := done(fd); ok || err != nil {
+				return err
 			}
 		}
 	}

@@ -461,3 +461,39 @@ func TestWaitSetPassOnIdle(t *testing.T) {
 	w.passOn(nil) // a leader reads the set: no hand-off
 	is.Equal(len(b.wake), 0)
 }
+
+// TestCmdWaitBothWays: Cmd.Wait waits for its child's exit without reaping
+// it (os.Process.Wait reaps) through both ways a Wait can wait: blocked in
+// ppoll while few wait, and parked in the wait set beyond that. Each way is
+// forced; the child's status reaches ProcessState either way, and Release
+// ends a parked or blocked wait.
+func TestCmdWaitBothWays(t *testing.T) {
+	for _, way := range []string{"blocked", "set"} {
+		t.Run(way, func(t *testing.T) {
+			is := is.New(t)
+			if way == "set" {
+				setOnly(t)
+			}
+			c := Command("/bin/sh", "-c", "sleep 0.2; exit 3")
+			err := c.Run()
+			var ee *ExitError
+			is.True(errors.As(err, &ee)) // the exit status, as *exec.ExitError
+			is.Equal(ee.ExitCode(), 3)
+			is.Equal(c.ProcessState.ExitCode(), 3)
+
+			// Release while Cmd.Wait waits: it returns ErrReleased, and the
+			// child is still ours to reap.
+			c = Command("/bin/sh", "-c", "sleep 30")
+			is.NoErr(c.Start())
+			h := c.Handle()
+			done := make(chan error, 1)
+			go func() { done <- h.waitExited() }()
+			time.Sleep(50 * time.Millisecond)
+			is.NoErr(h.Release())
+			is.True(errors.Is(<-done, ErrReleased)) // woken by Release
+			is.NoErr(c.Process.Kill())
+			_, err = c.Process.Wait()
+			is.NoErr(err) // reaped by os
+		})
+	}
+}

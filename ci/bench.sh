@@ -16,8 +16,10 @@
 # Ratios are taken within a block and their median over the blocks is
 # reported, with the range; numbers from different runs are not compared.
 # Each block also runs BenchmarkWaitPaired (Wait against a blocking waitid,
-# interleaved round by round inside the benchmark). After the blocks, the
-# heavy cases run once: BenchmarkManyChildren (N children of
+# interleaved round by round inside the benchmark), BenchmarkCmdTypes (Cmd
+# with os/exec's types against Spawn+Wait and os/exec, call by call) and
+# BenchmarkUserNamespace (a user namespace with maps, spawn against os/exec).
+# After the blocks, the heavy cases run once: BenchmarkManyChildren (N children of
 # ci/bench/hold.c waited from a goroutine each, spawn against os/exec, each
 # case in a fresh process; its lines join the last block's).
 #
@@ -184,6 +186,8 @@ groups=(
 	"c_heap|gobench SpawnWaitHeap/.*/tiny SPAWN_BENCH_HEAP=0,$heaps"
 	"c_parallel|gobench SpawnWaitParallel/tiny"
 	"true|gobench WaitPaired\$"
+	"true|gobench CmdTypes\$"
+	"true|gobench UserNamespace\$"
 )
 # Heavy cases run once, after the blocks; their lines join the last block.
 once=(many_children group_kill)

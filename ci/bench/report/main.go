@@ -340,6 +340,8 @@ func (r *run) write(w io.Writer) {
 		}
 	}
 	r.paired(w)
+	r.cmdTypes(w)
+	r.userns(w)
 	r.many(w)
 	r.treeKill(w)
 	r.goals(w)
@@ -367,6 +369,23 @@ func rate(v []float64) string {
 	return fmt.Sprintf("%.0f (%.0f–%.0f)", 1e9/median(v), 1e9/hi, 1e9/lo)
 }
 
+// row is one line of a table of one benchmark's metrics: its label and the
+// metric name it reads.
+type row struct{ label, name string }
+
+// metricTable writes a titled table with a note under the title, a header
+// line and one line per row: the label, then cells(row's name).
+func metricTable(w io.Writer, title, note, head string, rows []row, cells func(name string) []string) {
+	fmt.Fprintf(w, "\n#### %s\n\n", title)
+	fmt.Fprintln(w, note)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, "|---"+strings.Repeat("|---", strings.Count(head, "|")-2)+"|")
+	for _, x := range rows {
+		fmt.Fprintf(w, "| %s | %s |\n", x.label, strings.Join(cells(x.name), " | "))
+	}
+}
+
 // paired writes BenchmarkWaitPaired: Wait against a blocking waitid,
 // round by round within each block.
 func (r *run) paired(w io.Writer) {
@@ -374,21 +393,67 @@ func (r *run) paired(w io.Writer) {
 	if !r.has(key) {
 		return
 	}
-	fmt.Fprintf(w, "\n#### Wait against a blocking waitid (Clone3, tiny program; paired rounds)\n\n")
-	fmt.Fprintln(w, "Each round spawns three children and waits for each a different way, in rotating order; the block's number is the median over its rounds.")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| wait | µs/spawn | × blocking waitid |")
-	fmt.Fprintln(w, "|---|---|---|")
-	for _, x := range []struct{ label, name string }{
-		{"blocking waitid on Fd (a thread per waiter)", "waitid"},
-		{"**Wait** (ppoll while ≤ 8 wait, else the wait set)", "wait"},
-		{"Wait in the wait set (as beyond 8 waiters)", "set"},
-	} {
-		rt := "1.00×"
-		if x.name != "waitid" {
-			rt = ratio(r.metric(key, x.name+"/waitid"))
-		}
-		fmt.Fprintf(w, "| %s | %s | %s |\n", x.label, us(scale(r.metric(key, x.name+"-µs/op"), 1e3)), rt)
+	metricTable(w, "Wait against a blocking waitid (Clone3, tiny program; paired rounds)",
+		"Each round spawns three children and waits for each a different way, in rotating order; the block's number is the median over its rounds.",
+		"| wait | µs/spawn | × blocking waitid |",
+		[]row{
+			{"blocking waitid on Fd (a thread per waiter)", "waitid"},
+			{"**Wait** (ppoll while ≤ 8 wait, else the wait set)", "wait"},
+			{"Wait in the wait set (as beyond 8 waiters)", "set"},
+		}, func(name string) []string {
+			rt := "1.00×"
+			if name != "waitid" {
+				rt = ratio(r.metric(key, name+"/waitid"))
+			}
+			return []string{us(scale(r.metric(key, name+"-µs/op"), 1e3)), rt}
+		})
+}
+
+// cmdTypes writes BenchmarkCmdTypes: Cmd.Run with os/exec's types against
+// Spawn+Wait and os/exec's Cmd.Run, interleaved call by call.
+func (r *run) cmdTypes(w io.Writer) {
+	const key = "BenchmarkCmdTypes"
+	if !r.has(key) {
+		return
+	}
+	metricTable(w, "Cmd with os/exec's types (tiny program; the methods interleaved call by call)",
+		"Cmd.Run finds the child as an *os.Process (os.FindProcess: pidfd_open of the unreaped child), waits on spawn's pidfd until it exits, and has os.Process.Wait reap it into an *os.ProcessState.",
+		"| method | µs/run | × os/exec |",
+		[]row{
+			{"**Cmd.Run** (os/exec's types)", "cmd"},
+			{"Spawn+Wait with the same three descriptors", "spawn_wait"},
+			{"Spawn+Wait, no descriptors given", "spawn_wait_nil"},
+			{"Spawn, then os.FindProcess + os.Process.Wait", "spawn_oswait"},
+			{"os/exec Cmd.Run", "os_exec"},
+		}, func(name string) []string {
+			rt := "1.00×"
+			if name != "os_exec" {
+				rt = ratio(r.ratios(func(b map[string]result) (float64, bool) {
+					a, ok1 := b[key].metrics[name+"-ns/op"]
+					e, ok2 := b[key].metrics["os_exec-ns/op"]
+					return a / e, ok1 && ok2 && e > 0
+				}))
+			}
+			return []string{us(r.metric(key, name+"-ns/op")), rt}
+		})
+}
+
+// userns writes BenchmarkUserNamespace: /bin/true in a new user namespace
+// with uid and gid maps, spawn's Cmd (Clone3) beside os/exec's.
+func (r *run) userns(w io.Writer) {
+	const key = "BenchmarkUserNamespace/"
+	if !r.has(key + "clone3/userns") {
+		return
+	}
+	fmt.Fprintf(w, "\n#### A new user namespace with uid and gid maps (/bin/true, Cmd.Run)\n\n")
+	fmt.Fprintln(w, "| method | no namespace, µs | × os/exec | user namespace, µs | × os/exec | × its own no-namespace run |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	for _, x := range []struct{ label, name string }{{"**spawn Cmd, Clone3**", "clone3"}, {"os/exec Cmd", "os_exec"}} {
+		none, ns := key+x.name+"/none", key+x.name+"/userns"
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", x.label,
+			us(r.values(none)), ratio(r.ratios(ratioOf(none, key+"os_exec/none"))),
+			us(r.values(ns)), ratio(r.ratios(ratioOf(ns, key+"os_exec/userns"))),
+			ratio(r.ratios(ratioOf(ns, none))))
 	}
 }
 
@@ -493,6 +558,9 @@ func (r *run) goals(w io.Writer) {
 	}
 	check := func(what string, v []float64, ok func(float64) bool) { checkf(what, v, ok, ratio) }
 	le := func(limit float64) func(float64) bool { return func(x float64) bool { return x <= limit } }
+	if r.has("BenchmarkCmdTypes") {
+		check("Cmd.Run with os/exec's types: ≤ 0.80× os/exec (interleaved)", r.metric("BenchmarkCmdTypes", "cmd/os_exec"), le(0.80))
+	}
 	for _, m := range []method{goClone3, goPidfd} {
 		name := strings.Trim(m.label, "*")
 		check(name+", tiny: ≤ 1.05× the C "+m.match+" loop", r.ratios(ratioOf(m.key("tiny"), "C/tiny/"+m.match)), le(1.05))
