@@ -448,8 +448,11 @@ func (r *run) userns(w io.Writer) {
 	fmt.Fprintf(w, "\n#### A new user namespace with uid and gid maps (/bin/true, Cmd.Run)\n\n")
 	fmt.Fprintln(w, "| method | no namespace, µs | × os/exec | user namespace, µs | × os/exec | × its own no-namespace run |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
-	for _, x := range []struct{ label, name string }{{"**spawn Cmd, Clone3**", "clone3"}, {"os/exec Cmd", "os_exec"}} {
+	for _, x := range []struct{ label, name string }{{"**spawn Cmd, Clone3**", "clone3"}, {"spawn Cmd, ForkNP", "fork_np"}, {"os/exec Cmd", "os_exec"}} {
 		none, ns := key+x.name+"/none", key+x.name+"/userns"
+		if !r.has(ns) {
+			continue
+		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", x.label,
 			us(r.values(none)), ratio(r.ratios(ratioOf(none, key+"os_exec/none"))),
 			us(r.values(ns)), ratio(r.ratios(ratioOf(ns, key+"os_exec/userns"))),
