@@ -2,6 +2,8 @@
 
 package spawn
 
+import "context"
+
 // waitExited parks in the wait set until the process has exited, without
 // reaping it: Cmd.Wait then lets os.Process.Wait reap it, which returns at
 // once with a real *os.ProcessState.
@@ -11,7 +13,7 @@ func (p *Process) waitExited() error {
 			return nil
 		}
 		if efd, ok := blocks.take(); ok { // as Wait: ppoll while few wait
-			err := p.block(nil, fd, efd, func(fd int) (bool, error) { return exited(fd), nil })
+			err := p.block(context.Background(), fd, efd, func(fd int) (bool, error) { return exited(fd), nil })
 			blocks.put(efd)
 			return err
 		}
