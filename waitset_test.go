@@ -488,7 +488,18 @@ func TestCmdWaitBothWays(t *testing.T) {
 			h := c.Handle()
 			done := make(chan error, 1)
 			go func() { done <- h.waitExited() }()
-			time.Sleep(50 * time.Millisecond)
+			// The wait is where this subtest forces it: blocked in ppoll
+			// (its eventfd published on the handle), or parked in the set.
+			if way == "blocked" {
+				eventually(t, "the wait blocks in ppoll", func() bool { return h.h.kick.Load() != 0 })
+			} else {
+				eventually(t, "the wait parks in the set", func() bool {
+					waits.mu.Lock()
+					defer waits.mu.Unlock()
+					return waits.waiters[h.h.fd] == &h.h
+				})
+				is.Equal(h.h.kick.Load(), int32(0)) // not blocked in ppoll
+			}
 			is.NoErr(h.Release())
 			is.True(errors.Is(<-done, ErrReleased)) // woken by Release
 			is.NoErr(c.Process.Kill())
