@@ -15,7 +15,9 @@
 # are compared with, back to back: A B in odd blocks, B A in even ones.
 # Ratios are taken within a block and their median over the blocks is
 # reported, with the range; numbers from different runs are not compared.
-# Each block also runs BenchmarkWaitPaired (Wait against a blocking waitid,
+# Each block also runs BenchmarkBackendsPaired (Spawn+Wait on Clone3 and
+# PidfdSpawn against os/exec, interleaved round by round inside the
+# benchmark), BenchmarkWaitPaired (Wait against a blocking waitid,
 # interleaved round by round inside the benchmark), BenchmarkCmdTypes (Cmd
 # with os/exec's types against Spawn+Wait and os/exec, call by call) and
 # BenchmarkUserNamespace (a user namespace with maps, spawn against os/exec).
@@ -185,6 +187,7 @@ groups=(
 	"c_serial true|gobench SpawnWait\$/true"
 	"c_heap|gobench SpawnWaitHeap/.*/tiny SPAWN_BENCH_HEAP=0,$heaps"
 	"c_parallel|gobench SpawnWaitParallel/tiny"
+	"true|gobench BackendsPaired\$"
 	"true|gobench WaitPaired\$"
 	"true|gobench CmdTypes\$"
 	"true|gobench UserNamespace\$"

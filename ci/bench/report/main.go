@@ -339,6 +339,7 @@ func (r *run) write(w io.Writer) {
 				ratio(r.ratios(g)), ratio(rel))
 		}
 	}
+	r.backendsPaired(w)
 	r.paired(w)
 	r.cmdTypes(w)
 	r.userns(w)
@@ -384,6 +385,34 @@ func metricTable(w io.Writer, title, note, head string, rows []row, cells func(n
 	for _, x := range rows {
 		fmt.Fprintf(w, "| %s | %s |\n", x.label, strings.Join(cells(x.name), " | "))
 	}
+}
+
+// backendsPaired writes BenchmarkBackendsPaired: Spawn+Wait on Clone3 and
+// PidfdSpawn against os/exec, round by round within each block, beside the
+// C loops' pidfd_spawn ÷ clone3 of the same blocks.
+func (r *run) backendsPaired(w io.Writer) {
+	const key = "BenchmarkBackendsPaired"
+	if !r.has(key) {
+		return
+	}
+	metricTable(w, "Backends against os/exec (tiny program; paired rounds)",
+		"Each round runs os/exec's Cmd.Run and Spawn+Wait on each backend once, in rotating order; the block's number is the median over its rounds. The tiny-program table above runs each method for a second in turn, and on this VM two such runs of one method in fresh processes differ by up to a fifth; these ratios move by about 1% between runs. The last column sets PidfdSpawn beside Clone3 as the C pidfd_spawn loop is set beside the C clone3 loop in the same blocks.",
+		"| method | µs/spawn | × os/exec | × Clone3 | C loops: × C clone3 |",
+		[]row{
+			{"**spawn Clone3**", "clone3"},
+			{"**spawn PidfdSpawn**", "pidfd_spawn"},
+			{"os/exec Cmd.Run", "os_exec"},
+		}, func(name string) []string {
+			rt, rc, cc := "1.00×", "—", "—"
+			switch name {
+			case "clone3":
+				rt, rc, cc = ratio(r.metric(key, "clone3/os_exec")), "1.00×", "1.00×"
+			case "pidfd_spawn":
+				rt, rc = ratio(r.metric(key, "pidfd_spawn/os_exec")), ratio(r.metric(key, "pidfd_spawn/clone3"))
+				cc = ratio(r.ratios(ratioOf("C/tiny/pidfd_spawn", "C/tiny/clone3")))
+			}
+			return []string{us(scale(r.metric(key, name+"-µs/op"), 1e3)), rt, rc, cc}
+		})
 }
 
 // paired writes BenchmarkWaitPaired: Wait against a blocking waitid,
@@ -568,6 +597,9 @@ func (r *run) goals(w io.Writer) {
 		name := strings.Trim(m.label, "*")
 		check(name+", tiny: ≤ 1.05× the C "+m.match+" loop", r.ratios(ratioOf(m.key("tiny"), "C/tiny/"+m.match)), le(1.05))
 		check(name+", tiny: ≤ 0.80× os/exec", r.ratios(ratioOf(m.key("tiny"), goExec.key("tiny"))), le(0.80))
+		if r.has("BenchmarkBackendsPaired") {
+			check(name+", tiny: ≤ 0.80× os/exec (paired rounds)", r.metric("BenchmarkBackendsPaired", m.name()+"/os_exec"), le(0.80))
+		}
 		for _, s := range r.sizes {
 			check(name+", "+s+" heap: ≤ 1.10× the small parent", r.ratios(ratioOf(m.heap(s), r.small(m))), le(1.10))
 		}
