@@ -379,29 +379,46 @@ func BenchmarkWaitPaired(b *testing.B) {
 	}
 	ways := []*way{{"waitid", maxBlocked, waitid, nil}, {"wait", maxBlocked, wait, nil}, {"set", 0, wait, nil}}
 	argv := []string{filepath.Base(prog.path)}
-	i := 0
-	for b.Loop() {
-		for k := range ways {
-			w := ways[(i+k)%len(ways)]
+	runs := make([]func() error, len(ways))
+	for k, w := range ways {
+		runs[k] = func() error {
 			atomic.StoreInt32(&blockLimit, w.limit)
+			return w.m.run(prog.path, argv)
+		}
+	}
+	t := pairedRounds(b, runs)
+	for k, w := range ways {
+		b.ReportMetric(median(t[k]), w.name+"-µs/op")
+		if k != 0 {
+			b.ReportMetric(medianRatio(t[k], t[0]), w.name+"/waitid")
+		}
+	}
+}
+
+// pairedRounds runs each of ways once per round of b.Loop, rotating which
+// goes first, and returns each one's times in µs, one per round.
+func pairedRounds(b *testing.B, ways []func() error) [][]float64 {
+	t := make([][]float64, len(ways))
+	for i := 0; b.Loop(); i++ {
+		for k := range ways {
+			j := (i + k) % len(ways)
 			t0 := time.Now()
-			if err := w.m.run(prog.path, argv); err != nil {
+			if err := ways[j](); err != nil {
 				b.Fatal(err)
 			}
-			w.t = append(w.t, float64(time.Since(t0).Nanoseconds())/1e3)
-		}
-		i++
-	}
-	for _, w := range ways {
-		b.ReportMetric(median(w.t), w.name+"-µs/op")
-		if w != ways[0] {
-			r := make([]float64, len(w.t))
-			for j := range r {
-				r[j] = w.t[j] / ways[0].t[j]
-			}
-			b.ReportMetric(median(r), w.name+"/waitid")
+			t[j] = append(t[j], float64(time.Since(t0).Nanoseconds())/1e3)
 		}
 	}
+	return t
+}
+
+// medianRatio is the median of the per-round ratios a[k]/base[k].
+func medianRatio(a, base []float64) float64 {
+	r := make([]float64, len(a))
+	for k := range r {
+		r[k] = a[k] / base[k]
+	}
+	return median(r)
 }
 
 // BenchmarkBackendsPaired interleaves, round by round, os/exec's Cmd.Run
@@ -425,39 +442,24 @@ func BenchmarkBackendsPaired(b *testing.B) {
 			ways = append(ways, m)
 		}
 	}
-	t := make([][]float64, len(ways)) // µs, one per round
 	argv := []string{filepath.Base(prog.path)}
-	i := 0
-	for b.Loop() {
-		for k := range ways {
-			j := (i + k) % len(ways)
-			t0 := time.Now()
-			if err := ways[j].run(prog.path, argv); err != nil {
-				b.Fatal(err)
-			}
-			t[j] = append(t[j], float64(time.Since(t0).Nanoseconds())/1e3)
-		}
-		i++
+	runs := make([]func() error, len(ways))
+	for k, m := range ways {
+		runs[k] = func() error { return m.run(prog.path, argv) }
 	}
+	t := pairedRounds(b, runs)
 	index := func(name string) int {
 		return slices.IndexFunc(ways, func(m benchMethod) bool { return m.name == name })
-	}
-	ratioTo := func(j, base int) float64 {
-		r := make([]float64, len(t[j]))
-		for k := range r {
-			r[k] = t[j][k] / t[base][k]
-		}
-		return median(r)
 	}
 	exec, c3, pf := index("os_exec"), index(Clone3.String()), index(PidfdSpawn.String())
 	for j, w := range ways {
 		b.ReportMetric(median(t[j]), w.name+"-µs/op")
 		if j != exec {
-			b.ReportMetric(ratioTo(j, exec), w.name+"/os_exec")
+			b.ReportMetric(medianRatio(t[j], t[exec]), w.name+"/os_exec")
 		}
 	}
 	if c3 >= 0 && pf >= 0 {
-		b.ReportMetric(ratioTo(pf, c3), "pidfd_spawn/clone3")
+		b.ReportMetric(medianRatio(t[pf], t[c3]), "pidfd_spawn/clone3")
 	}
 }
 
