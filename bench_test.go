@@ -375,9 +375,8 @@ func BenchmarkWaitPaired(b *testing.B) {
 		name  string
 		limit int32 // blockLimit while it runs
 		m     benchMethod
-		t     []float64 // µs, one per round
 	}
-	ways := []*way{{"waitid", maxBlocked, waitid, nil}, {"wait", maxBlocked, wait, nil}, {"set", 0, wait, nil}}
+	ways := []way{{"waitid", maxBlocked, waitid}, {"wait", maxBlocked, wait}, {"set", 0, wait}}
 	argv := []string{filepath.Base(prog.path)}
 	runs := make([]func() error, len(ways))
 	for k, w := range ways {
