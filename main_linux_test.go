@@ -258,6 +258,53 @@ func openFds() map[int]string {
 	return fds
 }
 
+// children describes this process's children (from /proc/PID/stat: pid,
+// state and command; the kernel's view, so zombies too), for the message of
+// a test that finds one left behind.
+func children() string {
+	self := os.Getpid()
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var out []string
+	for _, d := range dirs {
+		b, err := os.ReadFile(d + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 2 || f[1] != strconv.Itoa(self) {
+			continue
+		}
+		cmd, _ := os.ReadFile(d + "/cmdline")
+		out = append(out, fmt.Sprintf("%s %s state %s [%s]", filepath.Base(d), s[strings.IndexByte(s, '('):i+1],
+			f[0], strings.Join(strings.Split(strings.TrimRight(string(cmd), "\x00"), "\x00"), " ")))
+	}
+	if len(out) == 0 {
+		return "none found in /proc"
+	}
+	return strings.Join(out, "; ")
+}
+
+// describeFds lists this process's descriptors and what they refer to.
+func describeFds() string {
+	fds := openFds()
+	keys := make([]int, 0, len(fds))
+	for fd := range fds {
+		keys = append(keys, fd)
+	}
+	sort.Ints(keys)
+	var out []string
+	for _, fd := range keys {
+		out = append(out, fmt.Sprintf("%d -> %s", fd, fds[fd]))
+	}
+	return strings.Join(out, ", ")
+}
+
 // checkLeaks reports descriptors opened since before (the ReadDir's own
 // descriptor aside) and any child not yet reaped. Children may take a moment
 // to be reaped by tests that kill and release, so the check retries briefly.
@@ -279,7 +326,7 @@ func checkLeaks(before map[int]string) error {
 		var si unix.Siginfo
 		err := unix.Waitid(unix.P_ALL, 0, &si, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
 		if err == nil { // ECHILD would mean no child at all
-			errs = append(errs, errors.New("a child process is left unreaped or still running"))
+			errs = append(errs, fmt.Errorf("a child process is left unreaped or still running: %s", children()))
 		} else if err != unix.ECHILD {
 			errs = append(errs, fmt.Errorf("waitid(P_ALL): %v", err))
 		}

@@ -657,7 +657,7 @@ func noZombie(t *testing.T) {
 	var si unix.Siginfo
 	err := unix.Waitid(unix.P_ALL, 0, &si, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
 	if err != unix.ECHILD {
-		t.Fatalf("a child is left (waitid(P_ALL) = %v)", err)
+		t.Fatalf("a child is left (waitid(P_ALL) = %v): %s", err, children())
 	}
 }
 
@@ -688,11 +688,15 @@ func TestNoDescriptorWithoutOwner(t *testing.T) {
 	check := func(t *testing.T, what string, n int, body func(i int) error) {
 		t.Helper()
 		is := is.New(t)
-		before := fdCount(t)
+		before, fds := fdCount(t), describeFds()
 		for i := 0; i < n; i++ {
 			if err := body(i); err != nil {
 				t.Fatalf("%s %d: %v", what, i, err)
 			}
+		}
+		if after := fdCount(t); after != before {
+			t.Logf("descriptors before: %s", fds)
+			t.Logf("descriptors after: %s", describeFds())
 		}
 		is.Equal(fdCount(t), before) // no descriptor left behind without the GC
 		noZombie(t)
