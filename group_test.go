@@ -439,6 +439,7 @@ func TestGroupWaitNoThreads(t *testing.T) {
 		groups[i] = newTestGroup(t, nil)
 		p, err := groups[i].Spawn("/bin/sleep", []string{"sleep", "1000"}, nil)
 		is.NoErr(err)
+		endOnCleanup(t, p)
 		procs[i] = p
 	}
 	needCgroupKill(t, groups[0])
@@ -450,7 +451,15 @@ func TestGroupWaitNoThreads(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	during := threadCount(t)
 	t.Logf("threads: %d before, %d with %d goroutines waiting", before, during, n)
-	is.True(during-before < 10) // no thread per waiting group
+	// A few threads may start while the goroutines open and read their
+	// cgroup.events (a system call that takes long enough has its P handed
+	// on): a dozen in the emulated guest on a loaded host, against one per
+	// group were they to block threads.
+	limit := 10
+	if os.Getenv("SPAWN_GUEST") != "" {
+		limit = n / 2
+	}
+	is.True(during-before < limit) // no thread per waiting group
 
 	// A waiting context that ends returns its error.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)

@@ -54,7 +54,19 @@ func spawnHelper(t *testing.T, b Backend, name string, args ...string) *Process 
 	if err != nil {
 		t.Fatalf("spawn helper %s: %v", name, err)
 	}
+	endOnCleanup(t, p)
 	return p
+}
+
+// endOnCleanup kills and reaps p when t ends, if t has not: a test that
+// fails or skips half-way leaves no child to the tests after it (which
+// check that none is left, and would fail for it). On a handle that was
+// waited for or released, both calls return their harmless errors.
+func endOnCleanup(t testing.TB, p *Process) {
+	t.Cleanup(func() {
+		p.Kill()
+		p.Wait()
+	})
 }
 
 // mustWait waits for p and releases it.
