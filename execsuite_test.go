@@ -167,12 +167,21 @@ func runHelper(verb string, args []string) int {
 		// A child is started first, uncounted: spawn's first start in a
 		// process may probe the kernel (RLIMIT_NOFILE) with a traced child
 		// of its own, whose stop and exit signal too (documented on Cmd).
+		// Its signals are drained until none has come for 100 ms: on a
+		// loaded machine one may reach a thread only after Run returned.
+		sig := make(chan os.Signal, 4)
+		signal.Notify(sig, syscall.SIGCHLD)
 		if err := exec.Command("true").Run(); err != nil {
 			fmt.Println(err)
 			return 1
 		}
-		sig := make(chan os.Signal, 4)
-		signal.Notify(sig, syscall.SIGCHLD)
+		for quiet := false; !quiet; {
+			select {
+			case <-sig:
+			case <-time.After(100 * time.Millisecond):
+				quiet = true
+			}
+		}
 		if err := exec.Command("true").Run(); err != nil {
 			fmt.Println(err)
 			return 1
