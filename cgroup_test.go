@@ -86,6 +86,7 @@ func TestCgroupLifecycle(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		p, err := Spawn("/bin/sleep", []string{"sleep", "60"}, &Attr{Cgroup: sub})
 		is.NoErr(err) // spawned into the cgroup
+		endOnCleanup(t, p)
 		ps = append(ps, p)
 	}
 	procs, err = sub.Procs()

@@ -58,7 +58,8 @@ func TestClonePathSpawn(t *testing.T) {
 	is := is.New(t)
 	noLeaks(t)
 	p, err := Spawn("/bin/sh", []string{"sh", "-c", "exit 7"}, &Attr{Backend: Clone3})
-	is.NoErr(err)                 // clone(2) makes the child
+	is.NoErr(err) // clone(2) makes the child
+	endOnCleanup(t, p)
 	is.Equal(p.Backend(), Clone3) // still the Clone3 backend
 	st := mustWait(t, p)
 	is.Equal(st.ExitCode(), 7) // and the status comes back through the pidfd
@@ -116,10 +117,28 @@ func TestClonePathBeforeExec(t *testing.T) {
 			p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: Clone3, Cgroup: cg})
 			done <- result{p, err}
 		}()
+		// If t ends before it takes the spawn's result, the cleanup does:
+		// it kills the child, which the cgroup may hold frozen (the spawn
+		// then returns), and reaps it.
+		taken := false
+		t.Cleanup(func() {
+			if taken {
+				return
+			}
+			cg.Kill()
+			if r := <-done; r.p != nil {
+				r.p.Kill()
+				r.p.Wait()
+			}
+		})
 		var pid int
 		for deadline := time.Now().Add(30 * time.Second); pid == 0; {
 			select {
 			case r := <-done:
+				taken = true
+				if r.p != nil {
+					endOnCleanup(t, r.p)
+				}
 				t.Fatalf("the spawn returned before the child could run: %v", r.err)
 			default:
 			}
@@ -157,7 +176,9 @@ func TestClonePathBeforeExec(t *testing.T) {
 
 		freeze("0")
 		r := <-done
+		taken = true
 		is.NoErr(r.err) // the thawed child executed the program
+		endOnCleanup(t, r.p)
 		is.Equal(r.p.Pid(), pid)
 		st := mustWait(t, r.p)
 		is.True(st.Success())
@@ -472,7 +493,8 @@ func TestAutoUnderFilter(t *testing.T) {
 	noLeaks(t)
 	cg := testCgroup(t)
 	p, err := Spawn("/bin/true", []string{"true"}, &Attr{Cgroup: cg})
-	is.NoErr(err)                 // Auto spawns into the cgroup
+	is.NoErr(err) // Auto spawns into the cgroup
+	endOnCleanup(t, p)
 	is.Equal(p.Backend(), Clone3) // on the clone path
 	is.True(mustWait(t, p).Success())
 	if Available(PidfdSpawn) != nil {
@@ -480,7 +502,8 @@ func TestAutoUnderFilter(t *testing.T) {
 		return
 	}
 	p, err = Spawn("/bin/true", []string{"true"}, nil)
-	is.NoErr(err)                     // glibc's pidfd_spawn survives the filter
+	is.NoErr(err) // glibc's pidfd_spawn survives the filter
+	endOnCleanup(t, p)
 	is.Equal(p.Backend(), PidfdSpawn) // and Auto still prefers it
 	is.True(mustWait(t, p).Success())
 }

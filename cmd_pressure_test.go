@@ -125,6 +125,7 @@ func TestCmdPipesBlockInChild(t *testing.T) {
 				is.True(nonblocking(t, f.(*os.File))) // the parent's ends are in the poller
 			}
 			is.NoErr(c.Start()) // the helper starts
+			endCmdOnCleanup(t, c)
 			out, err := io.ReadAll(stdout)
 			is.NoErr(err)      // its report
 			is.NoErr(c.Wait()) // and it exits 0

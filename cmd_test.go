@@ -202,6 +202,7 @@ func TestCmdPipes(t *testing.T) {
 		_, err = c.StdoutPipe()
 		is.True(err != nil) // Stdout is taken now
 		is.NoErr(c.Start()) // the child starts
+		endCmdOnCleanup(t, c)
 		_, err = c.StdinPipe()
 		is.True(err != nil) // not after Start
 
@@ -229,6 +230,7 @@ func TestCmdStderrPipe(t *testing.T) {
 	errPipe, err := c.StderrPipe()
 	is.NoErr(err)       // StderrPipe before Start
 	is.NoErr(c.Start()) // the child starts
+	endCmdOnCleanup(t, c)
 	got, err := io.ReadAll(errPipe)
 	is.NoErr(err)                      // read to end of file
 	is.Equal(string(got), "on stderr") // what the child wrote
@@ -441,7 +443,8 @@ func TestCmdStartTwice(t *testing.T) {
 	forEachCmdBackend(t, func(t *testing.T, b Backend) {
 		is := is.New(t)
 		c := helperCmd(b, "exit", "0")
-		is.NoErr(c.Start())                                     // the first Start starts
+		is.NoErr(c.Start()) // the first Start starts
+		endCmdOnCleanup(t, c)
 		is.True(c.Start() != nil)                               // a second one fails
 		is.NoErr(c.Wait())                                      // the first child is waited for
 		is.True(errors.Is(c.Process.Kill(), os.ErrProcessDone)) // a reaped child is done, as with os/exec

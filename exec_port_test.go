@@ -264,6 +264,7 @@ func TestPidFD(t *testing.T) {
 		c := portCmd(b, "/bin/sleep", "60")
 		c.SysProcAttr = &syscall.SysProcAttr{PidFD: &pidfd}
 		is.NoErr(c.Start())
+		endCmdOnCleanup(t, c)
 		defer unix.Close(pidfd)
 		is.True(pidfd >= 0) // filled
 		is.NoErr(unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0))

@@ -68,6 +68,19 @@ func helperContext(ctx context.Context, verb string, args ...string) *exec.Cmd {
 	return c
 }
 
+// endCmdOnCleanup kills c's child and waits for c when t ends, if the test
+// has not: one that fails half-way leaves no child behind, running or
+// unreaped, for the tests after it. After the test's own Wait, Kill returns
+// os.ErrProcessDone and Wait its "already called" error.
+func endCmdOnCleanup(t *testing.T, c *exec.Cmd) {
+	t.Cleanup(func() {
+		if c.Process != nil {
+			c.Process.Kill()
+		}
+		c.Wait()
+	})
+}
+
 // TestHelperProcess is the helper program, not a test: it does what its
 // arguments after "--" say and exits, before the other tests would run.
 func TestHelperProcess(t *testing.T) {
@@ -384,6 +397,7 @@ func TestPipes(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
+	endCmdOnCleanup(t, c)
 	r := bufio.NewReader(out)
 	for _, line := range []string{"first", "second"} {
 		if _, err := fmt.Fprintln(in, line); err != nil {
@@ -614,6 +628,7 @@ func TestContext(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
+	endCmdOnCleanup(t, c)
 	if _, err := in.Write([]byte("hi\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -643,6 +658,7 @@ func TestContextCancel(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
+	endCmdOnCleanup(t, c)
 	buf := make([]byte, 7)
 	if _, err := io.ReadFull(r, buf); err != nil {
 		t.Fatal(err)
@@ -727,6 +743,7 @@ func TestDoubleStartLeavesPipesOpen(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
+	endCmdOnCleanup(t, c)
 	if err := c.Start(); err == nil || !strings.Contains(err.Error(), "already started") {
 		t.Fatalf("second Start: %v", err)
 	}
@@ -904,6 +921,7 @@ func TestWaitInterrupt(t *testing.T) {
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
+		endCmdOnCleanup(t, c)
 		line, err := bufio.NewReader(out).ReadString('\n')
 		if err != nil || line != "ready\n" {
 			t.Fatalf("read %q, %v", line, err)
@@ -973,6 +991,7 @@ func TestWaitid(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
+	endCmdOnCleanup(t, c)
 	if err := c.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

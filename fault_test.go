@@ -428,12 +428,14 @@ func TestFaultReleaseThenUse(t *testing.T) {
 		noLeaks(t)
 		p, err := Spawn("/bin/sleep", []string{"sleep", "60"}, &Attr{Backend: b})
 		is.NoErr(err) // the child
+		endOnCleanup(t, p)
 		victim, err := Spawn("/bin/sleep", []string{"sleep", "60"}, &Attr{Backend: b})
 		is.NoErr(err) // another process, which p must never reach
 		defer func() { victim.Kill(); victim.Wait(); victim.Release() }()
 		pid, fd := p.Pid(), p.Fd()
-		is.NoErr(p.Release()) // the first Release succeeds
-		is.Equal(p.Fd(), -1)  // released: no descriptor
+		is.NoErr(p.Release())   // the first Release succeeds
+		endPidOnCleanup(t, pid) // reaped below, or by the cleanup if t ends first
+		is.Equal(p.Fd(), -1)    // released: no descriptor
 
 		// Put a pidfd of the victim on the descriptor number p had.
 		var extra []int
@@ -466,7 +468,8 @@ func TestFaultReleaseThenUse(t *testing.T) {
 
 		// The released child itself still runs, and is still ours to reap.
 		q, err := OpenProcess(pid)
-		is.NoErr(err)                         // a fresh handle
+		is.NoErr(err) // a fresh handle
+		endOnCleanup(t, q)
 		is.NoErr(q.Signal(syscall.Signal(0))) // alive: Release never signals
 		is.NoErr(q.Kill())                    // our own child, through the new handle
 		st, err := q.Wait()

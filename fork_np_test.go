@@ -87,7 +87,8 @@ func TestForkExecAtforkHandlers(t *testing.T) {
 			var p *Process
 			var err error
 			prepare, parent, childInParent, childInChild := handlerRun(t, func() { p, err = c.run() })
-			is.NoErr(err)                                       // the child runs the helper
+			is.NoErr(err) // the child runs the helper
+			endOnCleanup(t, p)
 			is.Equal(prepare, c.want)                           // prepare handler: once in the parent with fork, never without
 			is.Equal(parent, c.want)                            // parent handler: likewise
 			is.Equal(childInParent, 0)                          // the child handler never runs in the parent
@@ -109,7 +110,8 @@ func TestForkCall(t *testing.T) {
 			prepare, _, _, childInChild := handlerRun(t, func() {
 				p, err = ForkCall(forktest.Value(), arg, &ForkArgs{Flags: m.flags})
 			})
-			is.NoErr(err)                 // ForkCall forks
+			is.NoErr(err) // ForkCall forks
+			endOnCleanup(t, p)
 			is.Equal(p.Backend(), ForkNP) // a ForkNP process
 			pid, err := PidfdGetpid(p.Fd())
 			is.NoErr(err)          // the pidfd names the child
@@ -178,6 +180,7 @@ func TestForkCgroup(t *testing.T) {
 			args := &ForkArgs{Flags: ForkCgroup | m.flags, Cgroup: cg.Fd()}
 			p, err := ForkExec("/bin/sleep", []string{"sleep", "60"}, nil, args)
 			is.NoErr(err) // ForkExec into the cgroup
+			endOnCleanup(t, p)
 			procs, err := cg.Procs()
 			is.NoErr(err)                            // cgroup.procs is readable
 			is.True(slices.Contains(procs, p.Pid())) // the child is in the cgroup
@@ -187,7 +190,8 @@ func TestForkCgroup(t *testing.T) {
 			arg := forktest.Int(60000)
 			defer forktest.Free(arg)
 			p, err = ForkCall(forktest.Sleep(), arg, args)
-			is.NoErr(err)                          // ForkCall into the cgroup
+			is.NoErr(err) // ForkCall into the cgroup
+			endOnCleanup(t, p)
 			is.Equal(procCgroup(t, p.Pid()), rel)  // the ForkCall child is in it before fn runs
 			is.NoErr(p.Kill())                     //
 			st := mustWait(t, p)                   //
@@ -334,6 +338,7 @@ func TestForkPidfd(t *testing.T) {
 			is := is.New(t)
 			p, err := ForkExec("/bin/sleep", []string{"sleep", "60"}, nil, &ForkArgs{Flags: m.flags})
 			is.NoErr(err) // ForkExec of sleep
+			endOnCleanup(t, p)
 			flags, err := unix.FcntlInt(uintptr(p.Fd()), unix.F_GETFD, 0)
 			is.NoErr(err)                       // F_GETFD on the pidfd
 			is.True(flags&unix.FD_CLOEXEC != 0) // the pidfd is close-on-exec
@@ -588,6 +593,7 @@ func TestForkExecUserNamespace(t *testing.T) {
 			}, &ForkArgs{Flags: m.flags})
 			w.Close()
 			is.NoErr(err) // forked with the maps
+			endOnCleanup(t, p)
 			out, err := io.ReadAll(r)
 			r.Close()
 			is.NoErr(err)

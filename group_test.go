@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -135,6 +136,7 @@ func startEvasiveTree(t *testing.T, g *Group, attr *Attr) *evasiveTree {
 	sh, err := g.Spawn("/bin/sh", argv, &a)
 	w.Close()
 	is.NoErr(err) // the shell starts inside the group
+	endOnCleanup(t, sh)
 	tr := &evasiveTree{shell: sh}
 
 	r.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -274,6 +276,10 @@ func TestGroupCommandContextCancel(t *testing.T) {
 		c := g.CommandContext(ctx, "sh", "-c", script)
 		c.Stdout = &out // a pipe, inherited by both sleeps
 		is.NoErr(c.Start())
+		t.Cleanup(func() { // if t ends early: the sleeps hold the pipe, kill them all
+			g.Kill()
+			c.Wait()
+		})
 		waitPids(t, g, 2) // busybox sh runs the last sleep in its own place
 		cancel()
 		start := time.Now()
@@ -300,11 +306,19 @@ func TestGroupCommandContextCancel(t *testing.T) {
 			c.WaitDelay = delay
 			c.Attr = &Attr{Cgroup: cg}
 			is.NoErr(c.Start())
+			// If t ends early, the cleanup kills the tree (the grandchild
+			// holds the pipe) and waits for c; the test's Wait and the
+			// cleanup's are one.
+			wait := sync.OnceValue(c.Wait)
+			t.Cleanup(func() {
+				cg.Kill()
+				wait()
+			})
 			waitCgroupPids(t, cg, 2)
 			cancel()
 			start := time.Now()
 			done := make(chan error, 1)
-			go func() { done <- c.Wait() }()
+			go func() { done <- wait() }()
 			if delay == 0 {
 				select {
 				case err := <-done:
@@ -493,6 +507,7 @@ func TestGroupSignal(t *testing.T) {
 	g := newTestGroup(t, nil)
 	p, err := g.Spawn("/bin/sh", []string{"sh", "-c", "setsid sleep 1000 & sleep 1000 & wait"}, nil)
 	is.NoErr(err)
+	endOnCleanup(t, p)
 	waitPids(t, g, 3)
 	is.NoErr(g.Signal(syscall.SIGTERM))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -509,6 +524,7 @@ func TestGroupStats(t *testing.T) {
 	g := newTestGroup(t, nil)
 	p, err := g.Spawn("/bin/sh", []string{"sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"}, nil)
 	is.NoErr(err)
+	endOnCleanup(t, p)
 	s, err := g.Stats()
 	is.NoErr(err)
 	is.True(s.Populated) // a process runs
@@ -613,8 +629,10 @@ func TestGroupCloseKills(t *testing.T) {
 	if err != nil {
 		t.Skipf("Group needs a writable cgroup v2: %v", err)
 	}
+	t.Cleanup(func() { g.Close() }) // if t ends before the Close below: the sleeps too (a second Close does nothing)
 	p, err := g.Spawn("/bin/sh", []string{"sh", "-c", "sleep 1000 & sleep 1000 & wait"}, nil)
 	is.NoErr(err)
+	endOnCleanup(t, p)
 	waitPids(t, g, 3)
 	dir := g.Cgroup().Path()
 	is.NoErr(g.Close()) // kills, waits, removes
@@ -916,6 +934,7 @@ func TestGroupSpawnAfterKill(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		p, err := g.Spawn("/bin/sleep", []string{"sleep", "1000"}, nil)
 		is.NoErr(err)
+		endOnCleanup(t, p)
 		is.True(!pidfdExited(p, 100*time.Millisecond)) // it runs, not killed at birth
 		pids, err := g.Pids()
 		is.NoErr(err)

@@ -32,6 +32,7 @@ func TestOSExecIdioms(t *testing.T) {
 	is := is.New(t)
 	cmd := exec.Command("sleep", "60")
 	is.NoErr(cmd.Start())
+	endCmdOnCleanup(t, cmd)
 	var pid int = cmd.Process.Pid // a field, as in os
 	is.True(pid > 0)
 	is.NoErr(cmd.Process.Signal(os.Interrupt)) // an os.Signal
@@ -48,6 +49,7 @@ func TestOSExecIdioms(t *testing.T) {
 
 	cmd = exec.Command("sleep", "60")
 	is.NoErr(cmd.Start())
+	endCmdOnCleanup(t, cmd)
 	is.NoErr(signalProcess(cmd.Process, os.Kill)) // passed as an *os.Process
 	is.Equal(cmd.Wait().Error(), "signal: killed")
 	code, ok := failed(exec.Command("sh", "-c", "exit 7").Run())

@@ -70,7 +70,8 @@ func TestAutoReap(t *testing.T) {
 	is.NoErr(probeAutoReap()) // a 7.1 kernel must accept CLONE_AUTOREAP
 
 	p, err := Spawn("/bin/sh", []string{"sh", "-c", "exit 42"}, &Attr{AutoReap: true})
-	is.NoErr(err)                 // Auto routes AutoReap to Clone3
+	is.NoErr(err) // Auto routes AutoReap to Clone3
+	endOnCleanup(t, p)
 	is.Equal(p.Backend(), Clone3) // the only backend that can
 	fd := p.Fd()
 	st, err := p.Wait()
@@ -84,6 +85,7 @@ func TestAutoReap(t *testing.T) {
 
 	q, err := Spawn("/bin/sleep", []string{"sleep", "60"}, &Attr{AutoReap: true})
 	is.NoErr(err)
+	endOnCleanup(t, q)
 	is.NoErr(q.Kill())
 	st, err = q.Wait()
 	is.NoErr(err)
@@ -148,6 +150,7 @@ func autoKillChild(t *testing.T) *Process {
 	if err != nil {
 		t.Fatalf("AutoKill spawn: %v", err)
 	}
+	endOnCleanup(t, p) // after the test's Release, which kills it, a no-op
 	return p
 }
 
@@ -171,7 +174,8 @@ func TestAutoKill(t *testing.T) {
 	p := autoKillChild(t)
 	is.Equal(p.Backend(), Clone3)
 	watch, err := OpenProcess(p.Pid())
-	is.NoErr(err)                         // a pidfd_open handle, which does not keep the child alive
+	is.NoErr(err) // a pidfd_open handle, which does not keep the child alive
+	endOnCleanup(t, watch)
 	is.NoErr(p.Signal(syscall.Signal(0))) // alive while the Process is held
 	is.NoErr(p.Release())
 	st := waitGone(t, watch)
@@ -193,6 +197,7 @@ func TestAutoKill(t *testing.T) {
 	is.NoErr(err)
 	watch, err = OpenProcess(p.Pid())
 	is.NoErr(err)
+	endOnCleanup(t, watch) // the child lives on through dup if t ends before it is closed
 	is.NoErr(p.Release())
 	time.Sleep(50 * time.Millisecond)
 	is.NoErr(watch.Signal(syscall.Signal(0))) // still alive: the dup holds the file
@@ -260,6 +265,7 @@ func TestAutoKillParentDies(t *testing.T) {
 	h, err := Spawn(path, argv, &Attr{Env: env, Files: []*os.File{nil, w, os.Stderr}})
 	w.Close()
 	is.NoErr(err)
+	endOnCleanup(t, h) // the helper sleeps a minute
 	line, err := bufio.NewReader(r).ReadString('\n')
 	is.NoErr(err) // the helper reports its child
 	pid, err := strconv.Atoi(strings.TrimSpace(line))

@@ -69,6 +69,41 @@ func endOnCleanup(t testing.TB, p *Process) {
 	})
 }
 
+// endCmdOnCleanup is endOnCleanup for a started Cmd: when t ends, it kills
+// the child and waits for the Cmd, which reaps the child and closes the
+// pipes. On a Cmd that was waited for, Kill returns os.ErrProcessDone and
+// Wait its "already called" error. A Cmd whose pipes a grandchild holds
+// needs that grandchild killed first (a cgroup's Kill), or Wait waits for it.
+func endCmdOnCleanup(t testing.TB, c *Cmd) {
+	t.Cleanup(func() {
+		if c.Process != nil {
+			c.Process.Kill()
+		}
+		c.Wait()
+	})
+}
+
+// endPidOnCleanup kills and reaps child pid when t ends, if t failed or
+// skipped first, for a child whose handle the test releases before it reaps
+// the child another way (a fresh handle, waitid): after the Release,
+// endOnCleanup on the handle can do nothing. It acts only while pid is an
+// unreaped child of this process, which no other process can share, and
+// never for a test that passed: a child that a passing test leaves behind
+// is still the leak checks' to find.
+func endPidOnCleanup(t testing.TB, pid int) {
+	t.Cleanup(func() {
+		if !t.Failed() && !t.Skipped() {
+			return
+		}
+		var si unix.Siginfo
+		if unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil) != nil {
+			return // not our child, or reaped already
+		}
+		unix.Kill(pid, unix.SIGKILL)
+		unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WALL, nil)
+	})
+}
+
 // mustWait waits for p and releases it.
 func mustWait(t *testing.T, p *Process) *State {
 	t.Helper()
@@ -182,7 +217,8 @@ func TestReleaseThenUse(t *testing.T) {
 	pid := p.Pid()
 	fd := p.Fd()
 	is.NoErr(p.Release())
-	is.Equal(p.Fd(), -1) // released: no descriptor
+	endPidOnCleanup(t, pid) // released: reaped below, or by the cleanup if t ends first
+	is.Equal(p.Fd(), -1)    // released: no descriptor
 	// Another open may now get the same descriptor number: nothing may
 	// reach it through p.
 	f, err := os.Open("/dev/null")
@@ -200,6 +236,7 @@ func TestReleaseThenUse(t *testing.T) {
 	// Clean up the child through a fresh handle.
 	q, err := OpenProcess(pid)
 	is.NoErr(err) // the child is still running
+	endOnCleanup(t, q)
 	is.NoErr(q.Kill())
 	st, err := q.Wait()
 	is.NoErr(err)                          // OpenProcess of our own child reaps it
@@ -411,6 +448,7 @@ func TestOpenProcessNotChild(t *testing.T) {
 	defer r.Close()
 	p, err := Spawn("/bin/sh", []string{"sh", "-c", "sleep 60 & echo $!"}, &Attr{Files: []*os.File{nil, w, os.Stderr}})
 	is.NoErr(err)
+	endOnCleanup(t, p)
 	w.Close()
 	buf := make([]byte, 32)
 	n, _ := r.Read(buf)
@@ -419,6 +457,7 @@ func TestOpenProcessNotChild(t *testing.T) {
 	mustWait(t, p)
 	q, err := OpenProcess(gpid)
 	is.NoErr(err) // a handle on a process that is not our child
+	endOnCleanup(t, q)
 	is.NoErr(q.Kill())
 	st, err := q.Wait()
 	is.NoErr(err)                 // Wait returns when it exits
@@ -822,7 +861,8 @@ func (fakeSignal) Signal()        {}
 func TestSignalOSSignal(t *testing.T) {
 	is := is.New(t)
 	p, err := Spawn("/bin/sleep", []string{"sleep", "100"}, nil)
-	is.NoErr(err)                          // start a sleeper
+	is.NoErr(err) // start a sleeper
+	endOnCleanup(t, p)
 	is.True(p.Signal(fakeSignal{}) != nil) // a signal type os cannot send is an error, as in os
 	is.NoErr(p.Signal(os.Interrupt))       // os.Interrupt is SIGINT
 	st, err := p.Wait()

@@ -77,7 +77,8 @@ func TestPidfdSpawnForced(t *testing.T) {
 	is := is.New(t)
 	path, argv, env := helperArgv("exit", "7")
 	p, err := Spawn(path, argv, &Attr{Backend: PidfdSpawn, Env: env})
-	is.NoErr(err)                     // pidfd_spawn of the helper
+	is.NoErr(err) // pidfd_spawn of the helper
+	endOnCleanup(t, p)
 	is.Equal(p.Backend(), PidfdSpawn) // made by glibc's pidfd_spawn
 	pid, err := PidfdGetpid(p.Fd())   //
 	is.NoErr(err)                     // the pidfd names a live child
@@ -96,11 +97,13 @@ func TestAutoPicksPidfdSpawn(t *testing.T) {
 		want = PidfdSpawn
 	}
 	p, err := Spawn("/bin/true", []string{"true"}, nil)
-	is.NoErr(err)               // Auto spawns /bin/true
+	is.NoErr(err) // Auto spawns /bin/true
+	endOnCleanup(t, p)
 	is.Equal(p.Backend(), want) // PidfdSpawn where glibc has it, Clone3 otherwise
 	mustWait(t, p)              //
 	p, err = Spawn("/bin/true", []string{"true"}, &Attr{Rlimits: []Rlimit{{Resource: unix.RLIMIT_CORE}}})
-	is.NoErr(err)                 // Auto with an Rlimit
+	is.NoErr(err) // Auto with an Rlimit
+	endOnCleanup(t, p)
 	is.Equal(p.Backend(), Clone3) // posix_spawn cannot set rlimits: Clone3
 	mustWait(t, p)                //
 }
@@ -164,6 +167,7 @@ func TestLibcPidfdGetpid(t *testing.T) {
 	path, argv, env := helperArgv("sleep", "10s")
 	p, err := Spawn(path, argv, &Attr{Env: env})
 	is.NoErr(err) // a child to ask about
+	endOnCleanup(t, p)
 	pid, err := f(p.Fd())
 	is.NoErr(err)          // glibc's pidfd_getpid of a live child
 	is.Equal(pid, p.Pid()) // is the child's pid
@@ -310,6 +314,7 @@ func TestPidfdSpawnThreadMask(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: PidfdSpawn})
 		is.NoErr(err)
+		endOnCleanup(t, p)
 		var now uint64
 		syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, 0, uintptr(unsafePointer(&now)), 8, 0, 0)
 		is.Equal(now, set) // the thread's mask is what it was before the spawn

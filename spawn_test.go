@@ -187,7 +187,8 @@ func TestSpawnExitStatus(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b Backend) {
 		is := is.New(t)
 		p, err := Spawn("/bin/sh", []string{"sh", "-c", "exit 3"}, &Attr{Backend: b})
-		is.NoErr(err)            // sh starts
+		is.NoErr(err) // sh starts
+		endOnCleanup(t, p)
 		is.Equal(p.Backend(), b) // the forced backend made it
 		st := mustWait(t, p)
 		is.Equal(st.ExitCode(), 3) // its status
@@ -534,6 +535,7 @@ func TestAutoPicksBackend(t *testing.T) {
 	is := is.New(t)
 	p, err := Spawn("/bin/true", []string{"true"}, nil)
 	is.NoErr(err) // a nil Attr works
+	endOnCleanup(t, p)
 	want := Clone3
 	if Available(PidfdSpawn) == nil {
 		want = PidfdSpawn
@@ -543,6 +545,7 @@ func TestAutoPicksBackend(t *testing.T) {
 
 	q, err := Spawn("/bin/true", []string{"true"}, &Attr{Rlimits: []Rlimit{{unix.RLIMIT_CORE, 0, 0}}})
 	is.NoErr(err)
+	endOnCleanup(t, q)
 	is.Equal(q.Backend(), Clone3) // what posix_spawn cannot express goes to Clone3
 	mustWait(t, q)
 }
@@ -579,6 +582,7 @@ func TestSpawnRlimits(t *testing.T) {
 				Rlimits: []Rlimit{{unix.RLIMIT_NOFILE, 77, 456}}})
 			w.Close()
 			is.NoErr(err)
+			endOnCleanup(t, q)
 			out := make([]byte, 16)
 			n, _ := r.Read(out)
 			is.Equal(strings.TrimSpace(string(out[:n])), "77") // ulimit -n in the child prints it

@@ -331,6 +331,9 @@ func TestAttrUserNamespaceMapError(t *testing.T) {
 				before := openFds()
 				c.attr.Backend = b
 				p, err := Spawn("/bin/sleep", []string{"sleep", "60"}, &c.attr)
+				if p != nil {
+					endOnCleanup(t, p) // a spawn that wrongly succeeded leaves no sleeper behind
+				}
 				is.True(p == nil) // no process
 				var pe *os.PathError
 				is.True(errors.As(err, &pe))                // the parent's write failed
@@ -415,7 +418,8 @@ func TestAttrPtrace(t *testing.T) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Ptrace: true})
-		is.NoErr(err) // spawn a tracee
+		is.NoErr(err)      // spawn a tracee
+		endOnCleanup(t, p) // if t ends before the detach: SIGKILL ends the stopped tracee too
 		var ws unix.WaitStatus
 		_, err = unix.Wait4(p.Pid(), &ws, unix.WALL, nil)
 		is.NoErr(err)
@@ -446,6 +450,7 @@ func TestPidfdSpawnRejectsSysProcFields(t *testing.T) {
 		attr.Backend = Auto
 		p, err := Spawn("/bin/true", []string{"true"}, &attr)
 		if err == nil { // (Setctty, Foreground without a terminal fail in the child)
+			endOnCleanup(t, p)
 			is.Equal(p.Backend(), Clone3) // Auto routes to Clone3
 			p.Kill()                      // a Ptrace child stops at its exec
 			mustWait(t, p)

@@ -91,6 +91,7 @@ func TestWaitSetOutOfOrder(t *testing.T) {
 		script := fmt.Sprintf("sleep %.2f; exit %d", float64(n-i)*0.04, 10+i)
 		p, err := Spawn("/bin/sh", []string{"sh", "-c", script}, &Attr{Backend: Clone3})
 		is.NoErr(err)
+		endOnCleanup(t, p)
 		procs[i] = p
 	}
 	var wg sync.WaitGroup
@@ -146,6 +147,7 @@ func TestWaitSetReleaseParked(t *testing.T) {
 			}
 			fd := victim.Fd()
 			is.NoErr(victim.Release())
+			endPidOnCleanup(t, victimPid) // killReleased reaps it, or the cleanup if t ends first
 			r := <-rv
 			is.True(errors.Is(r.err, ErrReleased)) // the released Wait returns ErrReleased
 			_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
@@ -219,6 +221,7 @@ func TestWaitSetLoneRelease(t *testing.T) {
 	go func() { _, err := a.Wait(); ra <- err }()
 	eventually(t, "a leads alone", leaderIs(&a.h))
 	is.NoErr(a.Release())
+	endPidOnCleanup(t, aPid)              // killReleased reaps it, or the cleanup if t ends first
 	is.True(errors.Is(<-ra, ErrReleased)) // the lone Wait is woken by Release
 
 	b := spawnHelper(t, Clone3, "sleep", "1m")
@@ -255,6 +258,7 @@ func TestWaitSetStaleRegistration(t *testing.T) {
 		t.Helper()
 		p, err := Spawn("/bin/sh", []string{"sh", "-c", script}, &Attr{Backend: Clone3})
 		is.NoErr(err)
+		endOnCleanup(t, p)
 		return p
 	}
 	wait := func(p *Process, code int) {
@@ -302,6 +306,7 @@ func TestWaitBlockedRelease(t *testing.T) {
 	eventually(t, "a's Wait blocks", blockedOn(a))
 	is.True(parked(0)()) // not in the wait set
 	is.NoErr(a.Release())
+	endPidOnCleanup(t, aPid) // killReleased reaps it, or the cleanup if t ends first
 	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 	is.Equal(err, unix.EBADF)             // closed when Release returns
 	is.True(errors.Is(<-ra, ErrReleased)) // the blocked Wait returns ErrReleased
@@ -486,6 +491,15 @@ func TestCmdWaitBothWays(t *testing.T) {
 			c = Command("/bin/sh", "-c", "sleep 30")
 			is.NoErr(c.Start())
 			h := c.Handle()
+			t.Cleanup(func() {
+				// If t failed or skipped first: the test's way, not
+				// c.Wait, which must not wait on h beside the goroutine.
+				if t.Failed() || t.Skipped() {
+					c.Process.Kill()
+					c.Process.Wait()
+					h.Release()
+				}
+			})
 			done := make(chan error, 1)
 			go func() { done <- h.waitExited() }()
 			// The wait is where this subtest forces it: blocked in ppoll
