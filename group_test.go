@@ -71,25 +71,33 @@ func needCgroupKill(t *testing.T, g *Group) {
 	}
 }
 
-// procStat returns a process's parent, process group, session and name.
-func procStat(pid int) (ppid, pgid, sid int, comm string, err error) {
+// procInfo is what procStat reads from /proc/PID/stat.
+type procInfo struct {
+	state           string // R, S, Z, ...
+	ppid, pgid, sid int    // parent, process group, session
+	comm            string // name
+}
+
+// procStat returns a process's state, parent, process group, session and
+// name.
+func procStat(pid int) (procInfo, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, 0, "", err
+		return procInfo{}, err
 	}
 	open, close := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
 	if open < 0 || close < open {
-		return 0, 0, 0, "", fmt.Errorf("/proc/%d/stat: %q", pid, b)
+		return procInfo{}, fmt.Errorf("/proc/%d/stat: %q", pid, b)
 	}
-	comm = string(b[open+1 : close])
 	f := strings.Fields(string(b[close+1:])) // state ppid pgrp session
 	if len(f) < 4 {
-		return 0, 0, 0, "", fmt.Errorf("/proc/%d/stat: %q", pid, b)
+		return procInfo{}, fmt.Errorf("/proc/%d/stat: %q", pid, b)
 	}
-	ppid, _ = strconv.Atoi(f[1])
-	pgid, _ = strconv.Atoi(f[2])
-	sid, _ = strconv.Atoi(f[3])
-	return ppid, pgid, sid, comm, nil
+	pi := procInfo{state: f[0], comm: string(b[open+1 : close])}
+	pi.ppid, _ = strconv.Atoi(f[1])
+	pi.pgid, _ = strconv.Atoi(f[2])
+	pi.sid, _ = strconv.Atoi(f[3])
+	return pi, nil
 }
 
 // exited reports whether the process behind p's pidfd has exited within d
@@ -154,17 +162,17 @@ func startEvasiveTree(t *testing.T, g *Group, attr *Attr) *evasiveTree {
 			if pid == sh.Pid() {
 				continue
 			}
-			ppid, pgid, sid, comm, err := procStat(pid)
+			pi, err := procStat(pid)
 			if err != nil {
 				continue
 			}
 			var slot **Process
 			switch {
-			case sid == pid:
+			case pi.sid == pid:
 				slot = &tr.setsid
-			case pgid == pid:
+			case pi.pgid == pid:
 				slot = &tr.setpgid
-			case comm == "sleep" && ppid != sh.Pid():
+			case pi.comm == "sleep" && pi.ppid != sh.Pid():
 				slot = &tr.daemon
 			default:
 				continue
@@ -911,9 +919,8 @@ func procDescendants(root int) []int {
 		if err != nil {
 			continue
 		}
-		ppid, _, _, _, err := procStat(pid)
-		if err == nil {
-			children[ppid] = append(children[ppid], pid)
+		if pi, err := procStat(pid); err == nil {
+			children[pi.ppid] = append(children[pi.ppid], pid)
 		}
 	}
 	out := []int{root}

@@ -258,31 +258,25 @@ func openFds() map[int]string {
 	return fds
 }
 
-// children describes this process's children (from /proc/PID/stat: pid,
-// state and command; the kernel's view, so zombies too), for the message of
-// a test that finds one left behind.
+// children describes this process's children (pid, name, state from
+// /proc/PID/stat, and command line; zombies too), for the message of a test
+// that finds one left behind.
 func children() string {
 	self := os.Getpid()
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	var out []string
 	for _, d := range dirs {
-		b, err := os.ReadFile(d + "/stat")
+		pid, err := strconv.Atoi(filepath.Base(d))
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 || f[1] != strconv.Itoa(self) {
+		pi, err := procStat(pid)
+		if err != nil || pi.ppid != self {
 			continue
 		}
 		cmd, _ := os.ReadFile(d + "/cmdline")
-		out = append(out, fmt.Sprintf("%s %s state %s [%s]", filepath.Base(d), s[strings.IndexByte(s, '('):i+1],
-			f[0], strings.Join(strings.Split(strings.TrimRight(string(cmd), "\x00"), "\x00"), " ")))
+		out = append(out, fmt.Sprintf("%d (%s) state %s [%s]", pid, pi.comm, pi.state,
+			strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " ")))
 	}
 	if len(out) == 0 {
 		return "none found in /proc"
@@ -290,19 +284,18 @@ func children() string {
 	return strings.Join(out, "; ")
 }
 
-// describeFds lists this process's descriptors and what they refer to.
-func describeFds() string {
-	fds := openFds()
-	keys := make([]int, 0, len(fds))
-	for fd := range fds {
-		keys = append(keys, fd)
+// fdsAdded lists, sorted, the descriptors of after that before lacks, as
+// "fd -> target": not the ReadDir's own descriptor of /proc/self/fd, nor one
+// closed before its link could be read (no target).
+func fdsAdded(before, after map[int]string) string {
+	var added []string
+	for fd, target := range after {
+		if _, ok := before[fd]; !ok && target != "" && !strings.HasPrefix(target, "/proc/") {
+			added = append(added, fmt.Sprintf("%d -> %s", fd, target))
+		}
 	}
-	sort.Ints(keys)
-	var out []string
-	for _, fd := range keys {
-		out = append(out, fmt.Sprintf("%d -> %s", fd, fds[fd]))
-	}
-	return strings.Join(out, ", ")
+	sort.Strings(added)
+	return strings.Join(added, ", ")
 }
 
 // checkLeaks reports descriptors opened since before (the ReadDir's own
@@ -312,16 +305,8 @@ func checkLeaks(before map[int]string) error {
 	var errs []error
 	for try := 0; ; try++ {
 		errs = errs[:0]
-		after := openFds()
-		var leaked []string
-		for fd, target := range after {
-			if _, ok := before[fd]; !ok && !strings.HasPrefix(target, "/proc/") {
-				leaked = append(leaked, fmt.Sprintf("%d -> %s", fd, target))
-			}
-		}
-		sort.Strings(leaked)
-		if len(leaked) > 0 {
-			errs = append(errs, fmt.Errorf("descriptors left open: %s", strings.Join(leaked, ", ")))
+		if leaked := fdsAdded(before, openFds()); leaked != "" {
+			errs = append(errs, fmt.Errorf("descriptors left open: %s", leaked))
 		}
 		var si unix.Siginfo
 		err := unix.Waitid(unix.P_ALL, 0, &si, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
