@@ -125,7 +125,7 @@ func TestCgroupRemovedAfterOpen(t *testing.T) {
 		is.NoErr(err)
 		defer cg.Close()
 		is.NoErr(os.Remove(cg.Path()))
-		p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Cgroup: cg})
+		p, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Cgroup: cg}))
 		is.True(p == nil) // no child
 		// The kernel says ENOENT (6.x) or ENODEV for a cgroup that is gone.
 		is.True(errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENODEV)) // a removed cgroup fails the spawn
@@ -145,7 +145,7 @@ func skipFilteredCgroup(t *testing.T, b Backend, cg *Cgroup) {
 	if b != PidfdSpawn || why == nil {
 		return
 	}
-	p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Cgroup: cg})
+	p, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Cgroup: cg}))
 	if p != nil || !errors.Is(err, ErrNotSupported) {
 		t.Fatalf("pidfd_spawn into a cgroup with clone3 filtered: %v, want ErrNotSupported", err)
 	}

@@ -68,7 +68,7 @@ func TestClonePathSpawn(t *testing.T) {
 	is.NoErr(err)                                      // Auto spawns on it
 	is.True(mustWait(t, p).Success())
 
-	_, err = Spawn("/nonexistent/spawn-clone-path", []string{"x"}, &Attr{Backend: Clone3})
+	_, err = failed(Spawn("/nonexistent/spawn-clone-path", []string{"x"}, &Attr{Backend: Clone3}))
 	var pe *os.PathError
 	is.True(errors.As(err, &pe))            // a failed exec is a *os.PathError
 	is.Equal(pe.Op, "execve")               // naming the step: the report reached the parent
@@ -200,7 +200,7 @@ func TestClonePathCgroupErrors(t *testing.T) {
 		is.NoErr(err)
 		defer func() { invalid.Remove(); invalid.Close() }()
 		is.NoErr(os.WriteFile(threaded.Path()+"/cgroup.type", []byte("threaded"), 0)) // its sibling becomes "domain invalid"
-		p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: Clone3, Cgroup: invalid})
+		p, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: Clone3, Cgroup: invalid}))
 		is.True(p == nil)                                      // no child
 		is.True(errors.Is(err, syscall.EOPNOTSUPP))            // the kernel's refusal
 		is.True(strings.Contains(err.Error(), invalid.Path())) // naming the cgroup
@@ -214,7 +214,7 @@ func TestClonePathLifecycleRefused(t *testing.T) {
 	is := is.New(t)
 	for _, attr := range []Attr{{AutoReap: true}, {AutoKill: true, NoNewPrivs: true}} {
 		attr.Backend = Clone3
-		p, err := Spawn("/bin/true", []string{"true"}, &attr)
+		p, err := failed(Spawn("/bin/true", []string{"true"}, &attr))
 		is.True(p == nil)                                // no child
 		is.True(errors.Is(err, ErrNotSupported))         // refused as unsupported
 		is.True(strings.Contains(err.Error(), "clone3")) // naming clone3
@@ -352,7 +352,7 @@ func init() {
 			}
 			fill = append(fill, fd)
 		}
-		_, spawnErr := Spawn("/bin/true", []string{"true"}, &Attr{Backend: Clone3})
+		_, spawnErr := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: Clone3}))
 		killErr := lifecycleSupported(&Attr{AutoKill: true, NoNewPrivs: true})
 		for _, fd := range fill {
 			unix.Close(fd)

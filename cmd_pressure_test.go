@@ -280,10 +280,10 @@ func TestCmdErrorTextMatchesExec(t *testing.T) {
 			func() error { c := sCmd(); c.Start(); defer c.Wait(); return errOf(c.StderrPipe()) },
 			func() error { c := eCmd(); c.Start(); defer c.Wait(); return errOf(c.StderrPipe()) }},
 		{"Cancel without CommandContext",
-			func() error { c := sCmd(); c.Cancel = func() error { return nil }; return c.Start() },
+			func() error { c := sCmd(); c.Cancel = func() error { return nil }; return failedStart(c) },
 			func() error { c := eCmd(); c.Cancel = func() error { return nil }; return c.Start() }},
 		{"environment with NUL",
-			func() error { c := sCmd(); c.Env = []string{"A=b\x00c"}; return c.Start() },
+			func() error { c := sCmd(); c.Env = []string{"A=b\x00c"}; return failedStart(c) },
 			func() error { c := eCmd(); c.Env = []string{"A=b\x00c"}; return c.Start() }},
 		{"Cancel fails",
 			func() error { return cancelFails(t, true) },
@@ -395,17 +395,17 @@ func init() {
 func TestSpawnValidationNames(t *testing.T) {
 	is := is.New(t)
 	for b, op := range map[Backend]string{Auto: "pidfd_spawn", PidfdSpawn: "pidfd_spawn", Clone3: "clone3", ForkNP: "fork_np", 99: "pidfd_spawn"} {
-		_, err := Spawn("/bin/true", []string{"true", "a\x00b"}, &Attr{Backend: b})
+		_, err := failed(Spawn("/bin/true", []string{"true", "a\x00b"}, &Attr{Backend: b}))
 		var pe *os.PathError
 		is.True(errors.As(err, &pe))            // a *os.PathError
 		is.Equal(pe.Op, op)                     // named after the backend
 		is.True(errors.Is(err, syscall.EINVAL)) // wrapping EINVAL
 	}
-	_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: 99})
+	_, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: 99}))
 	var pe *os.PathError
 	is.True(errors.As(err, &pe))            // an unknown backend is a *os.PathError
 	is.True(errors.Is(err, syscall.EINVAL)) // wrapping EINVAL
-	_, err = SpawnP("true", []string{"true"}, &Attr{Backend: -1})
+	_, err = failed(SpawnP("true", []string{"true"}, &Attr{Backend: -1}))
 	is.True(errors.As(err, &pe)) // from SpawnP too
 	is.Equal(pe.Op, "pidfd_spawnp")
 }
@@ -444,7 +444,7 @@ func TestSpawnPRelativePath(t *testing.T) {
 		is.True(mustWait(t, p).Success())
 		is.Equal(string(out), "from-dir\n") // the program in Dir/bin, as execvp after the chdir finds it
 
-		_, err = SpawnP("spawn-rel-other", []string{"spawn-rel-other"}, &Attr{Backend: b, Dir: dir})
+		_, err = failed(SpawnP("spawn-rel-other", []string{"spawn-rel-other"}, &Attr{Backend: b, Dir: dir}))
 		is.True(errors.Is(err, os.ErrNotExist)) // what only the parent's bin holds is not found from Dir
 	})
 }
@@ -479,7 +479,7 @@ func TestCgroupClosedRefuses(t *testing.T) {
 	is.True(errors.Is(err, os.ErrClosed))       // and Procs
 	is.True(errors.Is(cg.Kill(), os.ErrClosed)) // and Kill
 	is.Equal(cg.Fd(), -1)                       // no descriptor
-	_, err = Spawn("/bin/true", []string{"true"}, &Attr{Cgroup: cg})
+	_, err = failed(Spawn("/bin/true", []string{"true"}, &Attr{Cgroup: cg}))
 	is.True(errors.Is(err, syscall.EBADF)) // and no child goes into it
 	is.True(cg.Close() != nil)             // a second Close fails as os.File's does
 	is.NoErr(os.Remove(path))              // what the caller removes itself

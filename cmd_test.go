@@ -331,8 +331,8 @@ func TestCmdContextDoneBeforeStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	c := helperCmdContext(ctx, Auto, "exit", "0")
-	is.True(errors.Is(c.Start(), context.Canceled)) // no child for a done context
-	is.True(c.Process == nil)                       // none at all
+	is.True(errors.Is(failedStart(c), context.Canceled)) // no child for a done context
+	is.True(c.Process == nil)                            // none at all
 }
 
 func TestCmdCancelOverride(t *testing.T) {
@@ -388,8 +388,8 @@ func TestCmdCancelWithoutContext(t *testing.T) {
 	is := is.New(t)
 	c := helperCmd(Auto, "exit", "0")
 	c.Cancel = func() error { return nil }
-	is.True(c.Start() != nil) // Cancel needs CommandContext
-	is.True(c.Process == nil) // and nothing started
+	is.True(failedStart(c) != nil) // Cancel needs CommandContext
+	is.True(c.Process == nil)      // and nothing started
 }
 
 func TestCmdWaitDelayKills(t *testing.T) {
@@ -471,7 +471,7 @@ func TestCmdNotFound(t *testing.T) {
 		is.True(c.Process == nil)                 // and starts nothing
 
 		c = CommandContext(context.Background(), "spawn-test-no-such-program")
-		is.True(errors.Is(c.Start(), exec.ErrNotFound)) // CommandContext too
+		is.True(errors.Is(failedStart(c), exec.ErrNotFound)) // CommandContext too
 	})
 }
 

@@ -489,6 +489,8 @@ func TestPipeLookPathLeak(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := c.Start(); err == nil {
+			c.Process.Kill() // the unexpected child is reaped, not left to the later leak checks
+			c.Wait()
 			t.Fatal("Start of a program not in PATH succeeded")
 		}
 	}
@@ -1023,6 +1025,8 @@ func TestSIGCHLD(t *testing.T) {
 func TestStart_twice(t *testing.T) {
 	c := exec.Command("/bin/nonesuch")
 	if err := c.Start(); err == nil {
+		c.Process.Kill() // the unexpected child is reaped, not left to the later leak checks
+		c.Wait()
 		t.Fatal("Start of a missing program succeeded")
 	}
 	if err := c.Start(); fmt.Sprint(err) != "exec: already started" {

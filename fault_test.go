@@ -254,13 +254,13 @@ func TestFaultE2BIG(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b Backend) {
 		is := is.New(t)
 		noLeaks(t)
-		p, err := Spawn("/bin/true", []string{"true", long}, &Attr{Backend: b})
+		p, err := failed(Spawn("/bin/true", []string{"true", long}, &Attr{Backend: b}))
 		is.True(p == nil)                      // no child for an argument over MAX_ARG_STRLEN
 		is.True(errors.Is(err, syscall.E2BIG)) // E2BIG
 		t.Logf("one argument of %d bytes: %.120v", len(long), err)
 		is.True(noChild()) // the failed child was reaped
 
-		p, err = Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Env: env})
+		p, err = failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Env: env}))
 		is.True(p == nil)                      // no child for 7.5 MiB of environment
 		is.True(errors.Is(err, syscall.E2BIG)) // E2BIG
 		t.Logf("64 env entries of 120 KiB: %.120v", err)
@@ -367,7 +367,7 @@ func TestFaultCgroupBusy(t *testing.T) {
 		skipFilteredCgroup(t, b, cg)
 		is := is.New(t)
 		noLeaks(t)
-		p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Cgroup: cg})
+		p, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Cgroup: cg}))
 		is.True(p == nil)                      // no child
 		is.True(errors.Is(err, syscall.EBUSY)) // a cgroup with controllers enabled for its children takes no process
 		t.Logf("controller %s enabled: %v", ctrl, err)
@@ -393,7 +393,7 @@ func TestFaultCgroupNotCgroup2(t *testing.T) {
 		cg := &Cgroup{path: dir, f: f}
 		defer cg.Close()
 		skipFilteredCgroup(t, b, cg)
-		p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Cgroup: cg})
+		p, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Cgroup: cg}))
 		is.True(p == nil) // no child
 		t.Logf("plain directory as Cgroup: %v", err)
 		is.True(errors.Is(err, syscall.EBADF)) // a descriptor that is no cgroup2 directory is refused
@@ -407,7 +407,7 @@ func TestFaultDirIsFile(t *testing.T) {
 		noLeaks(t)
 		file := filepath.Join(t.TempDir(), "file")
 		is.NoErr(os.WriteFile(file, nil, 0o644)) // a regular file to use as Dir
-		p, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Dir: file})
+		p, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Dir: file}))
 		is.True(p == nil)                        // no child
 		is.True(errors.Is(err, syscall.ENOTDIR)) // ENOTDIR
 		t.Logf("Dir is a file: %v", err)

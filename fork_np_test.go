@@ -215,23 +215,23 @@ func TestForkCgroupInvalid(t *testing.T) {
 			var p *Process
 			var err error
 			prepare, _, _, _ := handlerRun(t, func() {
-				p, err = ForkExec("/bin/true", []string{"true"}, nil, &ForkArgs{Flags: ForkCgroup | m.flags, Cgroup: closed})
+				p, err = failed(ForkExec("/bin/true", []string{"true"}, nil, &ForkArgs{Flags: ForkCgroup | m.flags, Cgroup: closed}))
 			})
 			is.True(p == nil)                      // no Process
 			is.True(errors.Is(err, syscall.EBADF)) // a closed descriptor is EBADF
 			is.Equal(prepare, 0)                   // rejected before any fork
 			_, err = unix.FcntlInt(closed, unix.F_GETFD, 0)
 			is.True(err != nil) // (the descriptor was indeed closed)
-			p, err = ForkExec("/bin/true", []string{"true"}, nil, &ForkArgs{Flags: ForkCgroup | m.flags, Cgroup: -1})
+			p, err = failed(ForkExec("/bin/true", []string{"true"}, nil, &ForkArgs{Flags: ForkCgroup | m.flags, Cgroup: -1}))
 			is.True(p == nil)                      // no Process
 			is.True(errors.Is(err, syscall.EBADF)) // a negative descriptor is EBADF
 			arg := forktest.Int(0)
 			defer forktest.Free(arg)
-			p, err = ForkCall(forktest.Value(), arg, &ForkArgs{Flags: ForkCgroup | m.flags, Cgroup: int(notCgroup.Fd())})
+			p, err = failed(ForkCall(forktest.Value(), arg, &ForkArgs{Flags: ForkCgroup | m.flags, Cgroup: int(notCgroup.Fd())}))
 			is.True(p == nil) // a directory that is no cgroup: no Process
 			is.True(err != nil)
 			t.Logf("not a cgroup: %v", err)
-			p, err = ForkExec("/bin/true", []string{"true"}, nil, &ForkArgs{Flags: ForkCgroup | m.flags, Cgroup: int(notCgroup.Fd())})
+			p, err = failed(ForkExec("/bin/true", []string{"true"}, nil, &ForkArgs{Flags: ForkCgroup | m.flags, Cgroup: int(notCgroup.Fd())}))
 			is.True(p == nil) // likewise for ForkExec
 			is.True(err != nil)
 			is.Equal(len(childPids(t)), kids) // every child that failed was reaped
@@ -322,7 +322,7 @@ func TestForkExitSignal(t *testing.T) {
 		var p *Process
 		var err error
 		prepare, _, _, _ := handlerRun(t, func() {
-			p, err = ForkCall(forktest.Value(), arg, &ForkArgs{Flags: ForkExitSignal, ExitSignal: syscall.SIGUSR1})
+			p, err = failed(ForkCall(forktest.Value(), arg, &ForkArgs{Flags: ForkExitSignal, ExitSignal: syscall.SIGUSR1}))
 		})
 		is.True(p == nil)                                        // no child
 		is.True(errors.Is(err, ErrNotSupported))                 // not possible without a native fork_np
@@ -361,14 +361,14 @@ func TestForkExecFailures(t *testing.T) {
 			before := len(openFds())
 			args := &ForkArgs{Flags: m.flags}
 
-			p, err := ForkExec("/nonexistent/prog", []string{"prog"}, nil, args)
+			p, err := failed(ForkExec("/nonexistent/prog", []string{"prog"}, nil, args))
 			is.True(p == nil) // no Process for a failed exec
 			var pe *os.PathError
 			is.True(errors.As(err, &pe))            // a *os.PathError
 			is.Equal(pe.Op, "execve")               // naming the step that failed
 			is.True(errors.Is(err, syscall.ENOENT)) // with its errno
 
-			p, err = ForkExec("/bin/true", []string{"true"}, &Attr{Dir: "/nonexistent"}, args)
+			p, err = failed(ForkExec("/bin/true", []string{"true"}, &Attr{Dir: "/nonexistent"}, args))
 			is.True(p == nil)                       // no Process
 			is.True(errors.As(err, &pe))            // a *os.PathError
 			is.Equal(pe.Op, "chdir")                // from the chdir step
@@ -381,7 +381,7 @@ func TestForkExecFailures(t *testing.T) {
 			for i := range files {
 				files[i] = os.Stderr
 			}
-			p, err = ForkExec("/nonexistent/prog", []string{"prog"}, &Attr{Files: files}, args)
+			p, err = failed(ForkExec("/nonexistent/prog", []string{"prog"}, &Attr{Files: files}, args))
 			is.True(p == nil)                       // no Process
 			is.True(errors.As(err, &pe))            // the failure still comes back
 			is.Equal(pe.Op, "execve")               // from the execve step
@@ -399,22 +399,22 @@ func TestForkExecFailures(t *testing.T) {
 
 func TestForkBadArgs(t *testing.T) {
 	is := is.New(t)
-	p, err := ForkExec("/bin/true", []string{"true"}, nil, &ForkArgs{Flags: 1 << 9})
+	p, err := failed(ForkExec("/bin/true", []string{"true"}, nil, &ForkArgs{Flags: 1 << 9}))
 	is.True(p == nil)                       // no child
 	is.True(errors.Is(err, syscall.EINVAL)) // an unknown flag is EINVAL
-	p, err = ForkExec("/bin/true", []string{"true"}, nil, &ForkArgs{Flags: ForkAsyncSafe | ForkExitSignal, ExitSignal: 65})
+	p, err = failed(ForkExec("/bin/true", []string{"true"}, nil, &ForkArgs{Flags: ForkAsyncSafe | ForkExitSignal, ExitSignal: 65}))
 	is.True(p == nil)                       // no child
 	is.True(errors.Is(err, syscall.EINVAL)) // a signal beyond 64 is EINVAL
-	p, err = ForkExec("/bin/true", []string{"true"}, &Attr{Backend: Clone3}, nil)
+	p, err = failed(ForkExec("/bin/true", []string{"true"}, &Attr{Backend: Clone3}, nil))
 	is.True(p == nil)                       // no child
 	is.True(errors.Is(err, syscall.EINVAL)) // ForkExec is the ForkNP backend
-	p, err = ForkExec("/bin/true", []string{"true"}, &Attr{AutoReap: true}, nil)
+	p, err = failed(ForkExec("/bin/true", []string{"true"}, &Attr{AutoReap: true}, nil))
 	is.True(p == nil)                        // no child
 	is.True(errors.Is(err, ErrNotSupported)) // AutoReap is a clone3 flag
-	p, err = ForkExec("/bin/tr\x00ue", []string{"true"}, nil, nil)
+	p, err = failed(ForkExec("/bin/tr\x00ue", []string{"true"}, nil, nil))
 	is.True(p == nil)                       // no child
 	is.True(errors.Is(err, syscall.EINVAL)) // NUL in the path
-	p, err = ForkCall(nil, nil, nil)
+	p, err = failed(ForkCall(nil, nil, nil))
 	is.True(p == nil)                       // no child
 	is.True(errors.Is(err, syscall.EINVAL)) // no function to call
 	is.NoErr(Available(ForkNP))             // cgo builds have ForkNP
@@ -547,7 +547,7 @@ func init() {
 			return 15
 		}
 		p.Release()
-		if _, err := ForkExec("/nonexistent", []string{"x"}, nil, nil); !errors.Is(err, syscall.ENOENT) {
+		if _, err := failed(ForkExec("/nonexistent", []string{"x"}, nil, nil)); !errors.Is(err, syscall.ENOENT) {
 			fmt.Fprintln(os.Stderr, "ForkExec of a missing program:", err)
 			return 16
 		}
@@ -608,9 +608,9 @@ func TestForkExecUserNamespace(t *testing.T) {
 			is.Equal(lines[3], "deny")                                     // setgroups denied
 			is.NoErr(checkLeaks(before))                                   // nothing left
 
-			_, err = ForkExec("/bin/true", []string{"true"}, &Attr{Unshareflags: syscall.CLONE_NEWUSER,
+			_, err = failed(ForkExec("/bin/true", []string{"true"}, &Attr{Unshareflags: syscall.CLONE_NEWUSER,
 				GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 2}, {ContainerID: 1, HostID: 9, Size: 1}}},
-				&ForkArgs{Flags: m.flags})
+				&ForkArgs{Flags: m.flags}))
 			var pe *os.PathError
 			is.True(errors.As(err, &pe))                    // the parent's write failed
 			is.True(strings.HasSuffix(pe.Path, "/gid_map")) // named with its file

@@ -602,7 +602,7 @@ func TestGroupBadInput(t *testing.T) {
 
 	g := newTestGroup(t, nil)
 	other := testCgroup(t)
-	_, err = g.Spawn("/bin/true", []string{"true"}, &Attr{Cgroup: other})
+	_, err = failed(g.Spawn("/bin/true", []string{"true"}, &Attr{Cgroup: other}))
 	is.True(errors.Is(err, syscall.EINVAL)) // Attr.Cgroup elsewhere
 	c := g.Command("true")
 	c.Attr = &Attr{Cgroup: other}
@@ -622,7 +622,7 @@ func TestGroupBadInput(t *testing.T) {
 	is.NoErr(c.Run()) // the group's own directory, opened again, is fine
 
 	is.NoErr(g.Close())
-	p, err := g.Spawn("/bin/true", []string{"true"}, nil)
+	p, err := failed(g.Spawn("/bin/true", []string{"true"}, nil))
 	is.True(p == nil)
 	is.True(errors.Is(err, os.ErrClosed)) // Spawn after Close
 	err = g.Command("true").Run()

@@ -32,7 +32,7 @@ func needLinux71(t *testing.T, attr Attr, flag string) {
 		// naming the filter.
 		is := is.New(t)
 		attr.Backend = Clone3
-		p, err := Spawn("/bin/true", []string{"true"}, &attr)
+		p, err := failed(Spawn("/bin/true", []string{"true"}, &attr))
 		is.True(p == nil)                                // no child
 		is.True(errors.Is(err, ErrNotSupported))         // refused as unsupported
 		is.True(strings.Contains(err.Error(), flag))     // naming the flag
@@ -45,7 +45,7 @@ func needLinux71(t *testing.T, attr Attr, flag string) {
 	}
 	is := is.New(t)
 	attr.Backend = Clone3
-	p, err := Spawn("/bin/true", []string{"true"}, &attr)
+	p, err := failed(Spawn("/bin/true", []string{"true"}, &attr))
 	is.True(p == nil)                             // no child
 	is.True(errors.Is(err, ErrNotSupported))      // refused as unsupported
 	is.True(strings.Contains(err.Error(), "7.1")) // naming the release
@@ -58,7 +58,7 @@ func TestLifecycleFlagsRefusedElsewhere(t *testing.T) {
 	for _, b := range []Backend{PidfdSpawn, ForkNP} {
 		for _, attr := range []Attr{{AutoReap: true}, {AutoKill: true, NoNewPrivs: true}} {
 			attr.Backend = b
-			_, err := Spawn("/bin/true", []string{"true"}, &attr)
+			_, err := failed(Spawn("/bin/true", []string{"true"}, &attr))
 			is.True(errors.Is(err, ErrNotSupported)) // only Clone3 carries the 7.1 flags
 		}
 	}
@@ -213,7 +213,7 @@ func init() {
 			fmt.Fprintln(os.Stderr, err)
 			return 10
 		}
-		_, err := Spawn("/bin/true", []string{"true"}, &Attr{AutoKill: true})
+		_, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{AutoKill: true}))
 		if !errors.Is(err, syscall.EPERM) {
 			fmt.Fprintln(os.Stderr, "without NoNewPrivs: want EPERM, got", err)
 			return 1

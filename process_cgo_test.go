@@ -47,11 +47,11 @@ func TestNoDescriptorWithoutOwnerFork(t *testing.T) {
 		_, err = p.Wait()
 		is.NoErr(err)
 
-		_, err = ForkCall(nil, nil, nil)
+		_, err = failed(ForkCall(nil, nil, nil))
 		is.True(err != nil) // refused before any fork
-		_, err = ForkExec("/nonexistent/spawn-test", []string{"x"}, nil, &ForkArgs{Flags: flags})
+		_, err = failed(ForkExec("/nonexistent/spawn-test", []string{"x"}, nil, &ForkArgs{Flags: flags}))
 		is.True(errors.Is(err, os.ErrNotExist)) // the exec fails in the child
-		_, err = ForkCall(forktest.Value(), arg, &ForkArgs{Flags: ForkCgroup | flags, Cgroup: int(notCgroup.Fd())})
+		_, err = failed(ForkCall(forktest.Value(), arg, &ForkArgs{Flags: ForkCgroup | flags, Cgroup: int(notCgroup.Fd())}))
 		is.True(err != nil) // the cgroup move fails in the child
 	}
 	is.Equal(fdCount(t), before) // no descriptor left behind without the GC

@@ -69,6 +69,31 @@ func endOnCleanup(t testing.TB, p *Process) {
 	})
 }
 
+// failed is for a spawn that the test expects to fail, and wraps its call:
+// failed(Spawn(...)). It returns p and err as they are, after killing and
+// reaping p at once if there is one (the spawn succeeded after all), so the
+// test's own assertion fails as it would have without leaving a child that
+// the later tests' leak checks would report as theirs.
+func failed(p *Process, err error) (*Process, error) {
+	if p != nil {
+		p.Kill()
+		p.Wait()
+	}
+	return p, err
+}
+
+// failedStart is failed for a Cmd that the test expects not to start: it
+// returns c.Start's error as it is, after killing the child and waiting for
+// c at once if c started after all.
+func failedStart(c *Cmd) error {
+	err := c.Start()
+	if err == nil {
+		c.Process.Kill()
+		c.Wait()
+	}
+	return err
+}
+
 // endCmdOnCleanup is endOnCleanup for a started Cmd: when t ends, it kills
 // the child and waits for the Cmd, which reaps the child and closes the
 // pipes. On a Cmd that was waited for, Kill returns os.ErrProcessDone and

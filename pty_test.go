@@ -76,7 +76,7 @@ func TestAttrSetctty(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(uint64(nr), st.Rdev) // the child's controlling terminal
 
-		_, err = Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Setctty: true, Ctty: 0, Files: []*os.File{s, s, s}})
+		_, err = failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Setctty: true, Ctty: 0, Files: []*os.File{s, s, s}}))
 		var pe *os.PathError
 		is.True(errors.As(err, &pe))
 		is.Equal(pe.Op, "ioctl(TIOCSCTTY)")    // named

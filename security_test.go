@@ -133,7 +133,7 @@ func TestSecurityNoNewPrivs(t *testing.T) {
 		is := is.New(t)
 		noLeaks(t)
 		if b == PidfdSpawn {
-			_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, NoNewPrivs: true})
+			_, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, NoNewPrivs: true}))
 			is.True(errors.Is(err, ErrNotSupported)) // posix_spawn cannot set no_new_privs: refused, never silently dropped
 			return
 		}

@@ -65,7 +65,7 @@ func TestAvailablePidfdSpawn(t *testing.T) {
 	is.True(errors.Is(err, errors.ErrUnsupported)) // and errors.ErrUnsupported
 	is.True(strings.Contains(err.Error(), v))      // the message names the running glibc
 	is.True(strings.Contains(err.Error(), "2.39")) // and the release that has pidfd_spawn
-	p, err2 := Spawn("/bin/true", []string{"true"}, &Attr{Backend: PidfdSpawn})
+	p, err2 := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: PidfdSpawn}))
 	is.True(p == nil)                         // forcing a missing backend creates no child
 	is.True(errors.Is(err2, ErrNotSupported)) // and says why
 }
@@ -138,17 +138,17 @@ func TestPidfdSpawnFailureLeavesNothing(t *testing.T) {
 	before := len(openFds())
 	kids := len(childPids(t))
 	for i := 0; i < 20; i++ {
-		p, err := Spawn(filepath.Join(dir, "missing"), []string{"missing"}, &Attr{Backend: PidfdSpawn})
+		p, err := failed(Spawn(filepath.Join(dir, "missing"), []string{"missing"}, &Attr{Backend: PidfdSpawn}))
 		is.True(p == nil) // no Process for a failed exec
 		var pe *os.PathError
 		is.True(errors.As(err, &pe))            // a *os.PathError
 		is.Equal(pe.Op, "pidfd_spawn")          // named after the call
 		is.True(errors.Is(err, fs.ErrNotExist)) // ENOENT from the child's execve
-		p, err = SpawnP(filepath.Join(dir, "missing"), []string{"missing"}, &Attr{Backend: PidfdSpawn})
+		p, err = failed(SpawnP(filepath.Join(dir, "missing"), []string{"missing"}, &Attr{Backend: PidfdSpawn}))
 		is.True(p == nil)               // no Process for a failed exec
 		is.True(errors.As(err, &pe))    // a *os.PathError
 		is.Equal(pe.Op, "pidfd_spawnp") // named after the call
-		p, err = Spawn(noexec, []string{"noexec"}, &Attr{Backend: PidfdSpawn})
+		p, err = failed(Spawn(noexec, []string{"noexec"}, &Attr{Backend: PidfdSpawn}))
 		is.True(p == nil)                       // no Process for a failed exec
 		is.True(errors.Is(err, syscall.EACCES)) // EACCES from the child's execve
 	}

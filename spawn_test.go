@@ -198,7 +198,7 @@ func TestSpawnExitStatus(t *testing.T) {
 func TestSpawnNotFound(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b Backend) {
 		is := is.New(t)
-		p, err := Spawn("/nonexistent/prog", []string{"prog"}, &Attr{Backend: b})
+		p, err := failed(Spawn("/nonexistent/prog", []string{"prog"}, &Attr{Backend: b}))
 		is.True(p == nil)                       // no process
 		is.True(errors.Is(err, fs.ErrNotExist)) // ENOENT
 		var pe *os.PathError
@@ -212,7 +212,7 @@ func TestSpawnENOEXEC(t *testing.T) {
 		is := is.New(t)
 		script := filepath.Join(t.TempDir(), "script")
 		is.NoErr(os.WriteFile(script, []byte("exit 0\n"), 0o755))
-		_, err := Spawn(script, []string{"script"}, &Attr{Backend: b})
+		_, err := failed(Spawn(script, []string{"script"}, &Attr{Backend: b}))
 		is.True(errors.Is(err, syscall.ENOEXEC)) // no #!: no /bin/sh retry
 	})
 }
@@ -227,9 +227,9 @@ func TestSpawnEACCES(t *testing.T) {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "noexec")
 		is.NoErr(os.WriteFile(file, []byte("#!/bin/sh\n"), 0o644))
-		_, err := Spawn(file, []string{"noexec"}, &Attr{Backend: b})
+		_, err := failed(Spawn(file, []string{"noexec"}, &Attr{Backend: b}))
 		is.True(errors.Is(err, syscall.EACCES)) // a file without x bits
-		_, err = Spawn(dir, []string{"dir"}, &Attr{Backend: b})
+		_, err = failed(Spawn(dir, []string{"dir"}, &Attr{Backend: b}))
 		is.True(errors.Is(err, syscall.EACCES)) // a directory
 	})
 }
@@ -246,7 +246,7 @@ func TestSpawnPSearchesCallerPath(t *testing.T) {
 		is.Equal(mustWait(t, p).ExitCode(), 9)
 
 		t.Setenv("PATH", "/nowhere")
-		_, err = SpawnP("spawn-test-prog", []string{"x"}, &Attr{Backend: b, Env: []string{"PATH=" + dir}})
+		_, err = failed(SpawnP("spawn-test-prog", []string{"x"}, &Attr{Backend: b, Env: []string{"PATH=" + dir}}))
 		is.True(errors.Is(err, fs.ErrNotExist)) // Env's PATH is not searched
 
 		p, err = SpawnP(prog, []string{"x"}, &Attr{Backend: b})
@@ -262,7 +262,7 @@ func TestSpawnDir(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(runReport(t, b, Attr{Dir: dir}).Cwd, dir) // Dir applied before exec
 
-		_, err = Spawn("/bin/sleep", []string{"sleep", "0"}, &Attr{Backend: b, Dir: filepath.Join(dir, "missing")})
+		_, err = failed(Spawn("/bin/sleep", []string{"sleep", "0"}, &Attr{Backend: b, Dir: filepath.Join(dir, "missing")}))
 		is.True(errors.Is(err, fs.ErrNotExist)) // a missing Dir fails cleanly
 	})
 }
@@ -339,7 +339,7 @@ func TestSpawnClosedFile(t *testing.T) {
 		f, err := os.Open("/dev/null")
 		is.NoErr(err)
 		f.Close()
-		_, err = Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Files: []*os.File{f}})
+		_, err = failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Files: []*os.File{f}}))
 		is.True(errors.Is(err, syscall.EBADF)) // a closed *os.File is EBADF before any child
 	})
 }
@@ -437,7 +437,7 @@ func TestSpawnBadInput(t *testing.T) {
 			"pgid":       {"/bin/true", []string{"true"}, Attr{Pgid: 5}},
 		} {
 			c.attr.Backend = b
-			p, err := Spawn(c.path, c.argv, &c.attr)
+			p, err := failed(Spawn(c.path, c.argv, &c.attr))
 			is.True(p == nil)                       // no child
 			is.True(errors.Is(err, syscall.EINVAL)) // EINVAL
 			_ = name
@@ -500,7 +500,7 @@ func init() {
 			}
 			held = append(held, fd)
 		}
-		_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b})
+		_, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b}))
 		if !errors.Is(err, syscall.EMFILE) {
 			fmt.Fprintln(os.Stderr, "want EMFILE, got", err)
 			return 1
@@ -558,7 +558,7 @@ func TestPidfdSpawnRejectsClone3Fields(t *testing.T) {
 		{NoNewPrivs: true},
 	} {
 		attr.Backend = PidfdSpawn
-		_, err := Spawn("/bin/true", []string{"true"}, &attr)
+		_, err := failed(Spawn("/bin/true", []string{"true"}, &attr))
 		is.True(errors.Is(err, ErrNotSupported)) // a field pidfd_spawn cannot carry
 	}
 }

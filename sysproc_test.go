@@ -72,7 +72,7 @@ func init() {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Credential: &syscall.Credential{Uid: 0, Gid: 0}})
+		_, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Credential: &syscall.Credential{Uid: 0, Gid: 0}}))
 		var pe *os.PathError
 		if !errors.As(err, &pe) || pe.Op != "setgroups" || !errors.Is(err, syscall.EPERM) {
 			fmt.Fprintln(os.Stderr, "want setgroups EPERM, got", err)
@@ -102,7 +102,7 @@ func TestAttrChroot(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(cwd, "/usr/bin") // Dir is below the new root
 
-		_, err = Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Chroot: "/nonexistent"})
+		_, err = failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Chroot: "/nonexistent"}))
 		var pe *os.PathError
 		is.True(errors.As(err, &pe))            // a step error
 		is.Equal(pe.Op, "chroot")               // named
@@ -162,9 +162,9 @@ func TestAttrCloneflags(t *testing.T) {
 			is.Equal(procStatus(t, p.Pid(), "NSpid"), strconv.Itoa(p.Pid())+"\t1") // pid 1 of a new PID namespace
 		}
 
-		_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Cloneflags: syscall.CLONE_VM})
+		_, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Cloneflags: syscall.CLONE_VM}))
 		is.True(errors.Is(err, syscall.EINVAL)) // only CLONE_NEW* bits
-		_, err = Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Unshareflags: syscall.CLONE_FILES})
+		_, err = failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Unshareflags: syscall.CLONE_FILES}))
 		is.True(errors.Is(err, syscall.EINVAL)) // only CLONE_NEW* bits
 	})
 }
@@ -174,8 +174,8 @@ func TestAttrForkNPLimits(t *testing.T) {
 	if why := Available(ForkNP); why != nil {
 		// No ForkNP in this build (CGO_ENABLED=0): maps on it are refused
 		// as the backend is.
-		_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: ForkNP, Cloneflags: syscall.CLONE_NEWUSER,
-			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}})
+		_, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: ForkNP, Cloneflags: syscall.CLONE_NEWUSER,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}}))
 		is.True(errors.Is(err, ErrNotSupported)) // ForkNP is not here
 		t.Skipf("ForkNP: %v", why)
 	}
@@ -186,7 +186,7 @@ func TestAttrForkNPLimits(t *testing.T) {
 		{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWUSER, UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}},
 	} {
 		attr.Backend = ForkNP
-		_, err := Spawn("/bin/true", []string{"true"}, &attr)
+		_, err := failed(Spawn("/bin/true", []string{"true"}, &attr))
 		is.True(errors.Is(err, ErrNotSupported))             // ForkNP cannot carry it (unshare moves no child of its own)
 		is.True(strings.Contains(err.Error(), "Cloneflags")) // naming the field
 	}
@@ -357,8 +357,8 @@ func init() {
 			fmt.Println("skip: installing a seccomp filter:", err)
 			return 3
 		}
-		_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: ForkNP, Cloneflags: syscall.CLONE_NEWUSER,
-			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 1}}})
+		_, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: ForkNP, Cloneflags: syscall.CLONE_NEWUSER,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 1}}}))
 		var pe *os.PathError
 		if !errors.As(err, &pe) || pe.Op != "read(user namespace maps)" || !errors.Is(err, syscall.ESRCH) {
 			fmt.Println("want read(user namespace maps) ESRCH, got", err)
@@ -393,8 +393,8 @@ func TestAttrUserNamespaceStepBefore(t *testing.T) {
 		maps := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 1}}
 		// setpgid into a group that does not exist: EPERM, before the
 		// namespace and its maps.
-		_, err := Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Setpgid: true, Pgid: 1 << 22,
-			Cloneflags: syscall.CLONE_NEWUSER, UidMappings: maps})
+		_, err := failed(Spawn("/bin/true", []string{"true"}, &Attr{Backend: b, Setpgid: true, Pgid: 1 << 22,
+			Cloneflags: syscall.CLONE_NEWUSER, UidMappings: maps}))
 		var pe *os.PathError
 		is.True(errors.As(err, &pe)) // a step error
 		is.Equal(pe.Op, "setpgid")   // named
@@ -444,7 +444,7 @@ func TestPidfdSpawnRejectsSysProcFields(t *testing.T) {
 		"Ptrace": {Ptrace: true},
 	} {
 		attr.Backend = PidfdSpawn
-		_, err := Spawn("/bin/true", []string{"true"}, &attr)
+		_, err := failed(Spawn("/bin/true", []string{"true"}, &attr))
 		is.True(errors.Is(err, ErrNotSupported))      // a forced PidfdSpawn refuses
 		is.True(strings.Contains(err.Error(), field)) // naming the field
 		attr.Backend = Auto
@@ -466,7 +466,7 @@ func checkClonePathRefuses(t *testing.T, attr Attr, field string) {
 	is := is.NewRelaxed(t)
 	before := openFds()
 	attr.Backend = Clone3
-	p, err := Spawn("/bin/true", []string{"true"}, &attr)
+	p, err := failed(Spawn("/bin/true", []string{"true"}, &attr))
 	is.True(p == nil)                                    // no child
 	is.True(errors.Is(err, ErrNotSupported))             // refused as unsupported, never dropped
 	is.True(strings.Contains(fmt.Sprint(err), field))    // naming the field
@@ -495,7 +495,7 @@ func TestAttrSysProcBadInput(t *testing.T) {
 	} {
 		for _, b := range rawBackends(t) {
 			c.attr.Backend = b
-			_, err := Spawn("/bin/true", []string{"true"}, &c.attr)
+			_, err := failed(Spawn("/bin/true", []string{"true"}, &c.attr))
 			is.True(errors.Is(err, c.want)) // rejected before any child
 		}
 	}
