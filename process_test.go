@@ -60,13 +60,16 @@ func spawnHelper(t *testing.T, b Backend, name string, args ...string) *Process 
 
 // endOnCleanup kills and reaps p when t ends, if t has not: a test that
 // fails or skips half-way leaves no child to the tests after it (which
-// check that none is left, and would fail for it). On a handle that was
-// waited for or released, both calls return their harmless errors.
+// check that none is left, and would fail for it).
 func endOnCleanup(t testing.TB, p *Process) {
-	t.Cleanup(func() {
-		p.Kill()
-		p.Wait()
-	})
+	t.Cleanup(func() { end(p) })
+}
+
+// end kills and reaps p. On a handle that was waited for or released, both
+// calls return their harmless errors.
+func end(p *Process) {
+	p.Kill()
+	p.Wait()
 }
 
 // failed is for a spawn that the test expects to fail, and wraps its call:
@@ -76,8 +79,7 @@ func endOnCleanup(t testing.TB, p *Process) {
 // the later tests' leak checks would report as theirs.
 func failed(p *Process, err error) (*Process, error) {
 	if p != nil {
-		p.Kill()
-		p.Wait()
+		end(p)
 	}
 	return p, err
 }
@@ -88,8 +90,7 @@ func failed(p *Process, err error) (*Process, error) {
 func failedStart(c *Cmd) error {
 	err := c.Start()
 	if err == nil {
-		c.Process.Kill()
-		c.Wait()
+		endCmd(c)
 	}
 	return err
 }
@@ -100,12 +101,15 @@ func failedStart(c *Cmd) error {
 // Wait its "already called" error. A Cmd whose pipes a grandchild holds
 // needs that grandchild killed first (a cgroup's Kill), or Wait waits for it.
 func endCmdOnCleanup(t testing.TB, c *Cmd) {
-	t.Cleanup(func() {
-		if c.Process != nil {
-			c.Process.Kill()
-		}
-		c.Wait()
-	})
+	t.Cleanup(func() { endCmd(c) })
+}
+
+// endCmd kills c's child, if it has one, and waits for c.
+func endCmd(c *Cmd) {
+	if c.Process != nil {
+		c.Process.Kill()
+	}
+	c.Wait()
 }
 
 // endPidOnCleanup kills and reaps child pid when t ends, if t failed or
